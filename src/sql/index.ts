@@ -1,0 +1,9 @@
+// The public surface of src/sql: pure functions, no I/O.
+export { classify, ClassifierCache } from './classify.ts';
+export type { ClassifierCacheOptions } from './classify.ts';
+export { tokenize, stringValue } from './lexer.ts';
+export type { Token, TokenType, LexResult } from './lexer.ts';
+export { splitStatements } from './split.ts';
+export type { SplitStatement } from './split.ts';
+export { fingerprint } from './fingerprint-text.ts';
+export * from './types.ts';
