@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { BatchWriter } from './batch-writer.ts';
+import type { WireBatch } from './wire.ts';
+
+/**
+ * The write-ahead journal of one writer (stream) of the SQLite store.
+ *
+ * A group commit is durable once its batch is appended here with one write(): like a WAL commit with
+ * synchronous=NORMAL, the bytes are then in the kernel and survive a crash of the process. The batches are moved into
+ * the SQLite tables a moment later, many per transaction (journal_state records the last one moved, in the same
+ * transaction). That keeps a statement's added latency to a write() instead of a SQLite commit, and costs less CPU
+ * per event. After a crash, `recover` returns what was journaled but not yet moved.
+ *
+ * Record: u32 length of the payload, u32 CRC-32 of the payload, then the payload: u32 length of a JSON part (the
+ * batch number and everything of the batch but its two buffers), that JSON, u32 length of `records.nums`, its bytes,
+ * then the bytes of `records.bytes`. A record cut short by the crash (or any later bytes) fails its length or CRC check
+ * and ends the replay.
+ */
+export interface JournalRecord {
+  no: number;
+  batch: WireBatch;
+}
+
+export class Journal {
+  readonly path: string;
+  private fd: number;
+  private readonly fsync: boolean;
+  /** Bytes in the file (appends go to the end; truncation resets it). */
+  private size: number;
+
+  constructor(path: string, o: { fsync?: boolean } = {}) {
+    this.path = path;
+    this.fsync = o.fsync ?? false;
+    this.fd = openSync(path, 'a+', 0o600);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** Appends one batch; returns once write() returned (and, with fsync, the data reached the disk). */
+  append(rec: JournalRecord): void {
+    const out = encodeRecord(rec);
+    let off = 0;
+    while (off < out.length) off += writeSync(this.fd, out, off);
+    if (this.fsync) fdatasyncSync(this.fd);
+    this.size += out.length;
+  }
+
+  /** Every intact record in the file, in order. */
+  recover(): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    const size = fstatSync(this.fd).size;
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(this.fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    let pos = 0;
+    while (pos + 8 <= got) {
+      const len = buf.readUInt32LE(pos);
+      const crc = buf.readUInt32LE(pos + 4);
+      if (pos + 8 + len > got) break;
+      const payload = buf.subarray(pos + 8, pos + 8 + len);
+      if (crc32(payload) !== crc) break;
+      out.push(decodeRecord(payload));
+      pos += 8 + len;
+    }
+    return out;
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** Empties the file: everything in it has been moved into the tables. `ifOver`: only once it is this large. */
+  truncate(ifOver = 0): void {
+    if (this.size === 0 || this.size < ifOver) return;
+    ftruncateSync(this.fd, 0);
+    this.size = 0;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+function encodeRecord(rec: JournalRecord): Buffer {
+  const b = rec.batch;
+  const c = b.checkpoint;
+  const meta = Buffer.from(JSON.stringify({
+    no: rec.no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
+    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds: b.records.sessionIds, bodies: b.records.bodies,
+    checkpoint: c ? { ...c, signature: Buffer.from(c.signature).toString('base64') } : null,
+  }), 'utf8');
+  const nums = Buffer.from(b.records.nums.buffer, b.records.nums.byteOffset, b.records.nums.byteLength);
+  const bytes = Buffer.from(b.records.bytes.buffer, b.records.bytes.byteOffset, b.records.bytes.byteLength);
+  const payloadLen = 4 + meta.length + 4 + nums.length + bytes.length;
+  const out = Buffer.allocUnsafe(8 + payloadLen);
+  let o = 8;
+  out.writeUInt32LE(meta.length, o); o += 4;
+  meta.copy(out, o); o += meta.length;
+  out.writeUInt32LE(nums.length, o); o += 4;
+  nums.copy(out, o); o += nums.length;
+  bytes.copy(out, o);
+  out.writeUInt32LE(payloadLen, 0);
+  out.writeUInt32LE(crc32(out.subarray(8)), 4);
+  return out;
+}
+
+function decodeRecord(p: Buffer): JournalRecord {
+  let o = 0;
+  const metaLen = p.readUInt32LE(o); o += 4;
+  const m = JSON.parse(p.toString('utf8', o, o + metaLen)) as Record<string, unknown> & { no: number; checkpoint: (Omit<NonNullable<WireBatch['checkpoint']>, 'signature'> & { signature: string }) | null };
+  o += metaLen;
+  const numsLen = p.readUInt32LE(o); o += 4;
+  // A Float64Array needs its own (aligned) memory.
+  const nums = new Float64Array(numsLen / 8);
+  Buffer.from(nums.buffer).set(p.subarray(o, o + numsLen));
+  o += numsLen;
+  const bytes = Buffer.from(p.subarray(o));
+  const batch: WireBatch = {
+    stream: m.stream as number,
+    sessions: m.sessions as WireBatch['sessions'],
+    colsets: m.colsets as WireBatch['colsets'],
+    columnSets: m.columnSets as WireBatch['columnSets'],
+    sessionColsets: m.sessionColsets as WireBatch['sessionColsets'],
+    closed: m.closed as string[],
+    checkpoint: m.checkpoint ? { ...m.checkpoint, signature: Buffer.from(m.checkpoint.signature, 'base64') } : null,
+    records: { sessionIds: m.sessionIds as string[], bodies: m.bodies as string[], nums, bytes },
+  };
+  return { no: m.no, batch };
+}
+
+// ---- which writer holds which journal ----
+//
+// A stream's journal is `<database>-journal-<hash of the stream name>`, held by one live writer through the lock file
+// next to it (`….lock`, holding the writer's process tag). A journal whose holder is gone (crashed, or closed before
+// everything in it reached the tables) is an orphan: whoever opens the database next moves it into the tables.
+
+/** Journal locks held by stores of this process, by lock file. */
+const heldLocks = new Set<string>();
+
+/**
+ * A live process's identity: its pid and start time (a pid alone may be reused after a crash); null when there is no
+ * such process, or only its zombie (killed, not yet reaped by its parent).
+ */
+function processTag(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return `${pid} ${fields[19]}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The journal file of a stream of a database. */
+export function journalPath(dbPath: string, stream: string): string {
+  return `${dbPath}-journal-${createHash('sha256').update(stream).digest('hex').slice(0, 16)}`;
+}
+
+/** Takes the lock of a journal; false when another live writer (of this process or another) holds it. */
+export function takeJournalLock(journal: string): boolean {
+  const file = `${journal}.lock`;
+  if (heldLocks.has(file)) return false;
+  const me = processTag(process.pid) ?? String(process.pid);
+  try {
+    writeFileSync(file, me, { flag: 'wx', mode: 0o600 });
+  } catch {
+    let holder = '';
+    try {
+      holder = readFileSync(file, 'utf8').trim();
+    } catch { /* removed meanwhile: take it */ }
+    const pid = Number(holder.split(' ')[0]);
+    if (holder !== me && pid && processTag(pid) === holder) return false;
+    writeFileSync(file, me, { mode: 0o600 });
+  }
+  heldLocks.add(file);
+  return true;
+}
+
+export function releaseJournalLock(journal: string): void {
+  const file = `${journal}.lock`;
+  heldLocks.delete(file);
+  rmSync(file, { force: true });
+}
+
+/**
+ * Moves the orphaned journals of a database into its tables and removes them: what a crashed writer acknowledged is
+ * then visible to every reader, whatever its own stream. Returns the number of batches moved.
+ */
+export function recoverOrphanJournals(dbPath: string, busyTimeout: number): number {
+  const prefix = `${basename(dbPath)}-journal-`;
+  const names = readdirSync(dirname(dbPath)).filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}$/.test(n.slice(prefix.length)));
+  let moved = 0;
+  let writer: BatchWriter | null = null;
+  try {
+    for (const name of names) {
+      const path = join(dirname(dbPath), name);
+      if (!takeJournalLock(path)) continue;
+      try {
+        const journal = new Journal(path);
+        try {
+          const records = journal.recover();
+          if (records.length) {
+            writer ??= new BatchWriter(dbPath, { fsync: true, busyTimeout });
+            moved += writer.replay(records);
+          }
+        } finally {
+          journal.close();
+        }
+        rmSync(path, { force: true });
+      } finally {
+        releaseJournalLock(path);
+      }
+    }
+  } finally {
+    writer?.close();
+  }
+  return moved;
+}

@@ -1,0 +1,615 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { ApprovalListeners } from '../approval-listeners.ts';
+import { sha256Hex, ZERO_HASH } from '../chain.ts';
+import { ChainWriter, type Op } from '../chain-writer.ts';
+import { exportLines } from '../export.ts';
+import { GroupCommit } from '../group-commit.ts';
+import { limitOf, resolveOptions, type ResolvedOptions } from '../options.ts';
+import { ColumnSetCache, decodeEvent, encodeEvent, kindsMask, sessionFromRow, type ColumnResolver, type SessionRow } from '../record.ts';
+import { columnMatcher, matchingColumns, valueQuery } from '../search.ts';
+import { verifyStore } from '../verifier.ts';
+import type {
+  Approval, AuditStore, AuditStoreOptions, NewEvent, PruneOptions, PruneResult, SearchHit, SearchOptions, Session,
+  SessionFilter, SessionStart, StoredEvent, VerifyOptions, VerifyResult,
+} from '../types.ts';
+import { SqliteApprovals } from './approvals.ts';
+import { pruneSqlite } from './retention.ts';
+import { breathe, buf, bufOrNull, type Row } from './rows.ts';
+import { SQLITE_MIGRATIONS } from './schema.ts';
+import { WriterThreads } from './threads.ts';
+import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock, type JournalRecord } from './journal.ts';
+import { sqliteVerifySource } from './verify-source.ts';
+import { toWire } from './wire.ts';
+
+/**
+ * The embedded store: one SQLite file in WAL mode, through node:sqlite.
+ *
+ * The event loop's thread plans each batch (chain positions, hashes, checkpoint signatures: chain-writer.ts) and a
+ * writer thread commits it (writer-worker.ts) on its own connection, so commits, WAL checkpoints and fsyncs never
+ * stall the gateway; while one batch commits the next one gathers. A batch is one short transaction. With
+ * synchronous=NORMAL a commit is a write into the WAL file, not an fsync: once it returns, the events survive a
+ * crash of the process (they are in the kernel). synchronous=FULL (`fsync: true`) adds an fsync per commit and so
+ * survives power loss too.
+ *
+ * Reads, approvals and retention use a second connection on the main thread (WAL lets it read while the writer
+ * writes); approval updates are short IMMEDIATE transactions, atomic against every other connection.
+ */
+
+export class SqliteAuditStore implements AuditStore {
+  readonly kind = 'sqlite' as const;
+  readonly path: string;
+  readonly #o: ResolvedOptions;
+  #db: DatabaseSync | null = null;
+  #s!: ReturnType<SqliteAuditStore['prepare']>;
+  #writer!: ChainWriter;
+  #streamKey = 0;
+  readonly #streamNames = new Map<number, string>();
+  readonly #queue: GroupCommit<Op>;
+  readonly #listeners = new ApprovalListeners();
+  #approvals: SqliteApprovals | null = null;
+  #threads: WriterThreads | null = null;
+  /** The write-ahead journal (journal.ts), when commits are not fsynced; null otherwise. */
+  #journal: Journal | null = null;
+  #journalNo = 0;
+  /** Journaled batches not yet moved into the tables. */
+  #pending: JournalRecord[] = [];
+  #ingestTimer: NodeJS.Timeout | null = null;
+  #ingestError: Error | null = null;
+  /** Since when the tables have been locked by another connection (0: they are not). */
+  #busySince = 0;
+  /** This writer's journal file, whose lock it holds (null: no journal). */
+  #journalFile: string | null = null;
+  /** This writer's stream: the instance id, unless another live writer holds that stream's journal. */
+  #streamName_: string;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+  readonly #columnCache = new ColumnSetCache();
+  /** Column sets by digest, read from the database on a miss (synchronous: SQLite). */
+  readonly #columns: ColumnResolver = (digest) => {
+    const hit = this.#columnCache.get(digest);
+    if (hit) return hit;
+    const r = this.#s.columnSet.get(digest) as Row | undefined;
+    if (!r) return undefined;
+    this.#columnCache.add(digest, String(r.columns));
+    return this.#columnCache.get(digest);
+  };
+
+  constructor(path: string, opts: AuditStoreOptions) {
+    this.path = path === ':memory:' ? path : resolve(path);
+    if (this.path === ':memory:') throw new TypeError('audit store: an in-memory SQLite database cannot be shared with its writer thread; use a file');
+    this.#o = resolveOptions(opts);
+    this.#streamName_ = this.#o.instanceId;
+    this.#queue = new GroupCommit<Op>((ops) => this.#flush(ops));
+  }
+
+  get healthy(): boolean {
+    return this.#db !== null && !this.#closed && this.#queue.healthy && this.#ingestError === null;
+  }
+
+  /** Batches committed so far (tests check that concurrent appends share transactions). */
+  get batches(): number {
+    return this.#queue.batches;
+  }
+
+  async init(): Promise<void> {
+    if (this.#db) return;
+    mkdirSync(dirname(this.path), { recursive: true });
+    // Without fsync, commits go through a journal that one writer holds (journal.ts). A second writer under the same
+    // instance id (two gateways sharing a data folder) writes a stream of its own: it cannot know the positions
+    // the first has journaled but not yet moved into the tables.
+    if (!this.#o.fsync) {
+      for (const stream of [this.#o.instanceId, `${this.#o.instanceId}+${randomUUID().slice(0, 8)}`]) {
+        const file = journalPath(this.path, stream);
+        if (!takeJournalLock(file)) continue;
+        this.#journalFile = file;
+        this.#streamName_ = stream;
+        break;
+      }
+    }
+    const db = new DatabaseSync(this.path, { timeout: this.#o.busyTimeout, enableForeignKeyConstraints: false });
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec(`PRAGMA synchronous = ${this.#o.fsync ? 'FULL' : 'NORMAL'}`);
+      db.exec('PRAGMA cache_size = -65536');
+      db.exec('PRAGMA temp_store = MEMORY');
+      // WAL checkpoints fsync: leave them to the writer thread's commits, never this (event loop) connection.
+      db.exec('PRAGMA wal_autocheckpoint = 0');
+      this.#migrate(db);
+      // What a crashed writer journaled (any stream but this one's, which #openJournal replays) goes into the tables
+      // first, so every reader sees everything that was acknowledged.
+      recoverOrphanJournals(this.path, this.#o.busyTimeout);
+      db.exec('BEGIN IMMEDIATE');
+      db.prepare('INSERT OR IGNORE INTO streams (name) VALUES (?)').run(this.#streamName_);
+      this.#streamKey = Number((db.prepare('SELECT id FROM streams WHERE name = ?').get(this.#streamName_) as Row).id);
+      db.prepare('INSERT OR IGNORE INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run(this.#o.keyId, this.#o.publicPem, new Date().toISOString());
+      db.exec('COMMIT');
+    } catch (err) {
+      try { db.close(); } catch { /* already failing */ }
+      if (this.#journalFile) releaseJournalLock(this.#journalFile);
+      throw err;
+    }
+    this.#db = db;
+    this.#s = this.prepare(db);
+    this.#approvals = new SqliteApprovals(db, this.#listeners);
+    try {
+      this.#threads = new WriterThreads({ path: this.path, fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout });
+      await this.#threads.start();
+    } catch (err) {
+      this.#db = null;
+      db.close();
+      if (this.#journalFile) releaseJournalLock(this.#journalFile);
+      throw err;
+    }
+    try {
+      if (this.#threads.inline && this.#journalFile) await this.#openJournal();
+    } catch (err) {
+      await this.#threads.close();
+      this.#db = null;
+      db.close();
+      releaseJournalLock(this.#journalFile!);
+      throw err;
+    }
+    this.#writer = new ChainWriter({ stream: this.#streamName_, key: this.#o.key, keyId: this.#o.keyId, checkpointEvery: this.#o.checkpointEvery });
+    this.#loadHead();
+    this.#timer = setInterval(() => {
+      if (this.#writer.dirty && Date.now() - this.#writer.lastCheckpointAt >= this.#o.checkpointInterval) {
+        this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => { /* healthy already reports it */ });
+      }
+    }, Math.min(this.#o.checkpointInterval, 1000));
+    this.#timer.unref();
+  }
+
+  /** Opens this stream's journal (its lock is held), after moving into the tables whatever a crash left in it. */
+  async #openJournal(): Promise<void> {
+    const journal = new Journal(this.#journalFile!);
+    const done = this.#threads!.journalBatch(this.#streamKey);
+    const records = journal.recover();
+    const todo = records.filter((r) => r.no > done);
+    for (let waited = 0; todo.length; waited += 10) {
+      try {
+        this.#threads!.ingest(todo.map((r) => r.batch), { stream: this.#streamKey, batch: todo[todo.length - 1]!.no });
+        break;
+      } catch (err) {
+        // Another connection holds the write lock: wait for it (this is start-up), up to the busy timeout.
+        if (waited >= this.#o.busyTimeout || !/SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`)) {
+          journal.close();
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    this.#journalNo = Math.max(done, records.length ? records[records.length - 1]!.no : 0);
+    journal.truncate();
+    this.#journal = journal;
+  }
+
+  /** Moves journaled batches into the tables soon (a few milliseconds gather many of them into one transaction). */
+  #scheduleIngest(delayMs = 2): void {
+    if (this.#ingestTimer) return;
+    this.#ingestTimer = setTimeout(() => {
+      this.#ingestTimer = null;
+      this.#ingest();
+    }, delayMs);
+    // What is journaled is durable already: a pending move must not keep a finished process alive.
+    this.#ingestTimer.unref();
+  }
+
+  /** Moves every pending batch into the tables now; on failure keeps them and tries again later. */
+  #ingest(): void {
+    if (!this.#pending.length || !this.#journal) return;
+    const batches = this.#pending;
+    this.#pending = [];
+    try {
+      this.#threads!.ingest(batches.map((r) => r.batch), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no });
+      this.#ingestError = null;
+      this.#busySince = 0;
+      // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs a
+      // system call, and a replay skips what the tables already hold).
+      if (!this.#pending.length) this.#journal.truncate(JOURNAL_TRUNCATE_BYTES);
+    } catch (err) {
+      this.#pending = batches.concat(this.#pending);
+      const busy = /SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
+      // Locked by another connection for a moment: no harm, the batches are safe in the journal. Locked for longer
+      // than the busy timeout, or any other failure: the store refuses new appends until the tables take them.
+      if (busy) {
+        const now = Date.now();
+        this.#busySince ||= now;
+        if (now - this.#busySince >= this.#o.busyTimeout) this.#ingestError = err as Error;
+      } else {
+        this.#ingestError = err as Error;
+      }
+      this.#scheduleIngest(busy ? 10 : 200);
+    }
+  }
+
+  /** Before a read: the tables hold everything acknowledged. */
+  async #drain(): Promise<void> {
+    if (!this.#pending.length) return;
+    if (this.#ingestTimer) {
+      clearTimeout(this.#ingestTimer);
+      this.#ingestTimer = null;
+    }
+    for (let attempt = 0; ; attempt++) {
+      this.#ingest();
+      if (!this.#pending.length) return;
+      if (this.#ingestError || attempt >= 200) throw this.#ingestError ?? new Error('the audit database stays locked by another process');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  #migrate(db: DatabaseSync): void {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)');
+      const cur = Number((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row).v);
+      if (cur > SQLITE_MIGRATIONS.length) throw new Error(`the audit database ${this.path} has schema version ${cur}, newer than this agentgate knows (${SQLITE_MIGRATIONS.length})`);
+      for (let v = cur + 1; v <= SQLITE_MIGRATIONS.length; v++) {
+        db.exec(SQLITE_MIGRATIONS[v - 1]!);
+        db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(v, new Date().toISOString());
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** Where this writer's stream stands (after a restart: where the previous process left it). */
+  #loadHead(): void {
+    const last = this.#s.streamHead.get(this.#streamKey) as Row | undefined;
+    const cp = this.#s.lastCheckpoint.get(this.#streamKey) as Row | undefined;
+    this.#writer.head = {
+      position: last ? Number(last.position) : 0,
+      hash: last ? buf(last.hash) : ZERO_HASH,
+      checkpointN: cp ? Number(cp.n) : 0,
+      checkpointPosition: cp ? Number(cp.position) : 0,
+      checkpointDigest: cp ? sha256Hex(String(cp.payload)) : '',
+    };
+  }
+
+  prepare(db: DatabaseSync) {
+    const p = (sql: string): StatementSync => db.prepare(sql);
+    return {
+      streamHead: p('SELECT position, hash FROM events WHERE stream = ? ORDER BY position DESC LIMIT 1'),
+      lastCheckpoint: p('SELECT n, position, payload FROM checkpoints WHERE stream = ? ORDER BY n DESC LIMIT 1'),
+      sessionById: p(`SELECT s.no, s.id, s.start, s.started_at, s.pruned, st.ended_at, st.end_cause, st.statements, st.denied, st.approvals, st.kinds
+                      FROM sessions s JOIN session_state st ON st.no = s.no WHERE s.id = ?`),
+      sessionExists: p('SELECT 1 FROM sessions WHERE id = ?'),
+      sessionHead: p('SELECT seq, hash FROM events WHERE session_no = ? ORDER BY seq DESC LIMIT 1'),
+      columnSet: p('SELECT columns FROM column_sets WHERE digest = ?'),
+      sessionEvents: p(`SELECT e.seq, e.stream, e.position, e.prev, e.sess_prev, e.hash, e.body, r.rows FROM events e
+                        LEFT JOIN event_rows r ON r.event_id = e.id WHERE e.session_no = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`),
+      streams: p('SELECT id, name FROM streams ORDER BY id'),
+    };
+  }
+
+  #db_(): DatabaseSync {
+    if (this.#closed) throw new Error('the audit store is closed');
+    if (!this.#db) throw new Error('the audit store is not open (init failed or was not called)');
+    return this.#db;
+  }
+
+  // ---- writing ----
+
+  openSession(s: SessionStart): Promise<void> {
+    return this.#enqueue({ kind: 'open', start: s });
+  }
+
+  append(e: NewEvent): Promise<void> {
+    let op: Op;
+    try {
+      op = { kind: 'event', event: encodeEvent(e, this.#o.captureRows) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(op);
+  }
+
+  closeSession(id: string, endedAt: string, cause: string): Promise<void> {
+    return this.#enqueue({ kind: 'close', id, endedAt, cause });
+  }
+
+  #enqueue(op: Op): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the audit store is closed'));
+    return this.#queue.enqueue(op);
+  }
+
+  async #flush(ops: Op[]): Promise<(Error | null)[]> {
+    try {
+      return await this.#flushOnce(ops);
+    } catch (err) {
+      this.#writer?.forget(ops);
+      throw err;
+    }
+  }
+
+  async #flushOnce(ops: Op[]): Promise<(Error | null)[]> {
+    this.#db_();
+    const s = this.#s;
+    // Sessions this process does not hold (opened before a restart, closed, or by another process on this file) are
+    // looked up in the tables, and so is the stream's head after a failed batch: the tables must then hold everything
+    // journaled.
+    const unknown = this.#writer.unknownSessions(ops);
+    if ((unknown.length || this.#writer.stale) && this.#pending.length) {
+      this.#ingest();
+      if (this.#pending.length) throw this.#ingestError ?? new Error('the audit database is locked by another process');
+    }
+    if (this.#writer.stale) {
+      this.#loadHead();
+      this.#writer.stale = false;
+    }
+    for (const id of unknown) {
+      const row = s.sessionById.get(id) as Row | undefined;
+      if (!row || row.pruned !== null || row.ended_at !== null) continue;
+      const head = s.sessionHead.get(row.no) as Row | undefined;
+      if (head) this.#writer.adopt(id, { seq: Number(head.seq), hash: buf(head.hash), colsets: new Set() });
+    }
+    const existing = new Set<string>();
+    for (const op of ops) if (op.kind === 'open' && s.sessionExists.get(op.start.id)) existing.add(op.start.id);
+    if (this.#journal) {
+      if (this.#ingestError) {
+        // The tables have not taken what is journaled for a while: refuse rather than let the journal grow unseen.
+        this.#ingest();
+        if (this.#ingestError) throw this.#ingestError;
+      }
+      // Durable once appended to the journal; the tables follow a moment later.
+      const plan = this.#writer.plan(ops, { existing });
+      const rec = { no: this.#journalNo + 1, batch: toWire(plan, this.#streamKey) };
+      this.#journal.append(rec);
+      this.#journalNo = rec.no;
+      this.#pending.push(rec);
+      this.#writer.commit(plan);
+      this.#scheduleIngest();
+      return plan.outcome;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const plan = this.#writer.plan(ops, { existing });
+      try {
+        await this.#threads!.commit(toWire(plan, this.#streamKey));
+      } catch (err) {
+        // Another process writes under the same stream name: re-read where the chain stands and go again.
+        if (attempt < 5 && /UNIQUE constraint failed: (events\.stream, events\.position|checkpoints\.stream, checkpoints\.n)/.test((err as Error).message)) {
+          this.#loadHead();
+          continue;
+        }
+        throw err;
+      }
+      this.#writer.commit(plan);
+      return plan.outcome;
+    }
+  }
+
+  // ---- reading ----
+
+  async listSessions(f: SessionFilter): Promise<Session[]> {
+    await this.#drain();
+    const db = this.#db_();
+    const where: string[] = ['s.pruned IS NULL'];
+    const args: SQLInputValue[] = [];
+    if (f.target !== undefined) { where.push('s.target = ?'); args.push(f.target); }
+    if (f.subject !== undefined) { where.push('s.subject = ?'); args.push(f.subject); }
+    if (f.since !== undefined) { where.push('s.started_at >= ?'); args.push(new Date(f.since).toISOString()); }
+    if (f.until !== undefined) { where.push('s.started_at <= ?'); args.push(new Date(f.until).toISOString()); }
+    if (f.hasDenied !== undefined) where.push(f.hasDenied ? 'st.denied > 0' : 'st.denied = 0');
+    if (f.hasApproval !== undefined) where.push(f.hasApproval ? 'st.approvals > 0' : 'st.approvals = 0');
+    if (f.kind !== undefined) { where.push('(st.kinds & ?) != 0'); args.push(kindsMask([f.kind])); }
+    if (f.before !== undefined) {
+      const b = this.#s.sessionById.get(f.before) as Row | undefined;
+      if (!b) return [];
+      where.push('(s.started_at < ? OR (s.started_at = ? AND s.no < ?))');
+      args.push(b.started_at as string, b.started_at as string, b.no as number);
+    }
+    args.push(limitOf(f.limit, 50));
+    const rows = db.prepare(`SELECT s.id, s.start, st.ended_at, st.end_cause, st.statements, st.denied, st.approvals, st.kinds
+      FROM sessions s JOIN session_state st ON st.no = s.no
+      WHERE ${where.join(' AND ')} ORDER BY s.started_at DESC, s.no DESC LIMIT ?`).all(...args) as unknown as SessionRow[];
+    return rows.map(sessionFromRow);
+  }
+
+  async getSession(id: string): Promise<(Session & { events: StoredEvent[] }) | null> {
+    await this.#drain();
+    this.#db_();
+    const row = this.#s.sessionById.get(id) as (SessionRow & { no: number; pruned: number | null }) | undefined;
+    if (!row || row.pruned !== null) return null;
+    const events: StoredEvent[] = [];
+    // A page at a time, letting the event loop run between pages.
+    for (let after = 0; ;) {
+      const rows = this.#s.sessionEvents.all(row.no, after, 2000) as Row[];
+      for (const r of rows) events.push(this.#storedEvent(id, r));
+      if (rows.length < 2000) break;
+      after = Number(rows[rows.length - 1]!.seq);
+      await breathe();
+    }
+    return { ...sessionFromRow(row), events };
+  }
+
+  #streamName(key: number): string {
+    let n = this.#streamNames.get(key);
+    if (n === undefined) {
+      for (const r of this.#s.streams.all() as Row[]) this.#streamNames.set(Number(r.id), String(r.name));
+      n = this.#streamNames.get(key) ?? `#${key}`;
+    }
+    return n;
+  }
+
+  #storedEvent(sessionId: string, r: Row): StoredEvent {
+    const ev = decodeEvent(sessionId, Number(r.seq), String(r.body), bufOrNull(r.rows), this.#columns) as StoredEvent;
+    ev.chain = { stream: this.#streamName(Number(r.stream)), position: Number(r.position), prev: buf(r.prev).toString('hex'), hash: buf(r.hash).toString('hex') };
+    return ev;
+  }
+
+  async verify(opts?: VerifyOptions): Promise<VerifyResult> {
+    await this.#drain();
+    const db = this.#db_();
+    const src = sqliteVerifySource(db);
+    return verifyStore(src, { id: this.#o.keyId, key: this.#o.key }, opts);
+  }
+
+  async searchValue(value: string, limit = 100, opts: SearchOptions = {}): Promise<SearchHit[]> {
+    await this.#drain();
+    const db = this.#db_();
+    const q = valueQuery(value, opts.substring ?? false);
+    const conds = ['instr(rows, ?) > 0'];
+    const args: SQLInputValue[] = [q.bytes];
+    const bin = q.binaryPatterns.slice(1).map(() => 'instr(rows, ?) > 0');
+    args.push(...q.binaryPatterns.slice(1));
+    if (bin.length) conds.push(`((fmt & 2) != 0 AND (${bin.join(' OR ')}))`);
+    if (q.substring) conds.push('(fmt & 2) != 0');
+    if (q.numeric) conds.push('(fmt & 4) != 0');
+    if (q.temporal) conds.push('(fmt & 8) != 0');
+    // Scanned newest first in slices of ids, so that a value found nowhere (a scan of every row byte) never holds
+    // the event loop for long in one call.
+    const candidates = db.prepare(`SELECT event_id, rows FROM event_rows WHERE event_id <= ? AND event_id > ? AND (${conds.join(' OR ')})
+      ORDER BY event_id DESC LIMIT 200`);
+    const event = db.prepare('SELECT e.seq, e.body, s.id FROM events e JOIN sessions s ON s.no = e.session_no WHERE e.id = ? AND e.body IS NOT NULL');
+    const hits: SearchHit[] = [];
+    const SLICE = 20_000;
+    let hi = Number((db.prepare('SELECT coalesce(max(event_id), 0) AS m FROM event_rows').get() as Row).m);
+    while (hits.length < limit && hi > 0) {
+      const rows = candidates.all(hi, hi - SLICE, ...args) as Row[];
+      if (rows.length < 200) hi -= SLICE;
+      else hi = Number(rows[rows.length - 1]!.event_id) - 1;
+      for (const r of rows) {
+        const e = event.get(Number(r.event_id)) as Row | undefined;
+        if (!e) continue;
+        let ev: NewEvent;
+        try {
+          ev = decodeEvent(String(e.id), Number(e.seq), String(e.body), buf(r.rows), this.#columns);
+        } catch {
+          continue;
+        }
+        for (const column of matchingColumns(ev, q)) {
+          hits.push({ sessionId: String(e.id), seq: Number(e.seq), column });
+          if (hits.length >= limit) break;
+        }
+        if (hits.length >= limit) break;
+      }
+      await breathe();
+    }
+    return hits;
+  }
+
+  async searchColumn(column: string, limit = 100): Promise<SearchHit[]> {
+    await this.#drain();
+    const db = this.#db_();
+    const match = columnMatcher(column);
+    const matching = new Map<number, string[]>();
+    for (const r of db.prepare('SELECT id, key FROM colsets').all() as Row[]) {
+      const origins = String(r.key).split('\n').filter(match);
+      if (origins.length) matching.set(Number(r.id), origins);
+    }
+    if (!matching.size) return [];
+    const ids = [...matching.keys()];
+    const marks = ids.map(() => '?').join(',');
+    const sessions = db.prepare(`SELECT DISTINCT session_no FROM session_colsets WHERE colset IN (${marks}) ORDER BY session_no DESC`).all(...ids) as Row[];
+    const events = db.prepare(`SELECT seq, colset FROM events WHERE session_no = ? AND colset IN (${marks}) ORDER BY seq DESC`);
+    const sessionId = db.prepare('SELECT id FROM sessions WHERE no = ? AND pruned IS NULL');
+    const hits: SearchHit[] = [];
+    for (const s of sessions) {
+      const idRow = sessionId.get(s.session_no as number) as Row | undefined;
+      if (!idRow) continue;
+      for (const e of events.all(s.session_no as number, ...ids) as Row[]) {
+        for (const c of matching.get(Number(e.colset)) ?? []) {
+          hits.push({ sessionId: String(idRow.id), seq: Number(e.seq), column: c });
+          if (hits.length >= limit) return hits;
+        }
+      }
+    }
+    return hits;
+  }
+
+  async exportSession(id: string): Promise<AsyncIterable<string> | null> {
+    const db = this.#db_();
+    // Sign what this writer has not signed yet, so that the export of a live session is anchored up to now.
+    if (this.#writer.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
+    await this.#drain();
+    const row = this.#s.sessionById.get(id) as (SessionRow & { no: number; pruned: number | null }) | undefined;
+    if (!row || row.pruned !== null) return null;
+    const session = sessionFromRow(row);
+    const records = db.prepare(`SELECT e.seq, e.stream, e.position, e.prev, e.sess_prev, e.hash, e.body, r.rows FROM events e
+      LEFT JOIN event_rows r ON r.event_id = e.id WHERE e.session_no = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`);
+    const cps = db.prepare(`SELECT c.payload, c.signature, c.key_id FROM checkpoint_sessions cs
+      JOIN checkpoints c ON c.stream = cs.stream AND c.n = cs.n WHERE cs.session_no = ? ORDER BY cs.stream, cs.n`);
+    const key = db.prepare('SELECT public_pem FROM keys WHERE id = ?');
+    return exportLines(session, {
+      records: async (after, limit) => (records.all(row.no, after, limit) as Row[]).map((r) => ({
+        stream: this.#streamName(Number(r.stream)), position: Number(r.position), seq: Number(r.seq), prev: buf(r.prev),
+        sessPrev: buf(r.sess_prev), hash: buf(r.hash), body: String(r.body), rows: bufOrNull(r.rows),
+      })),
+      checkpoints: async () => (cps.all(row.no) as Row[]).map((r) => ({ payload: String(r.payload), signature: buf(r.signature), keyId: String(r.key_id) })),
+      keys: async (ids) => ids.flatMap((k) => {
+        const r = key.get(k) as Row | undefined;
+        return r ? [{ id: k, pem: String(r.public_pem) }] : [];
+      }),
+      columnSets: async (digests) => digests.flatMap((d) => {
+        const r = this.#s.columnSet.get(d) as Row | undefined;
+        return r ? [{ digest: d, text: String(r.columns) }] : [];
+      }),
+    });
+  }
+
+  // ---- retention ----
+
+  async prune(o: PruneOptions): Promise<PruneResult> {
+    await this.#drain();
+    return pruneSqlite(this.#db_(), o, { instanceId: this.#o.instanceId, key: this.#o.key, keyId: this.#o.keyId, isOpen: (id) => this.#writer.sessions.has(id) });
+  }
+
+  // ---- approvals ----
+
+  createApproval(a: Approval): Promise<void> {
+    return this.#approvals_().create(a);
+  }
+
+  getApproval(id: string): Promise<Approval | null> {
+    return this.#approvals_().get(id);
+  }
+
+  listApprovals(f: { status?: string; limit?: number }): Promise<Approval[]> {
+    return this.#approvals_().list(f);
+  }
+
+  updateApproval(id: string, change: (a: Approval) => Approval | null): Promise<Approval | null> {
+    return this.#approvals_().update(id, change);
+  }
+
+  onApprovalChange(listener: (a: Approval) => void): () => void {
+    return this.#listeners.add(listener);
+  }
+
+  expireApprovals(instanceId: string): Promise<Approval[]> {
+    return this.#approvals_().expire(instanceId);
+  }
+
+  #approvals_(): SqliteApprovals {
+    this.#db_();
+    return this.#approvals!;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#db) {
+      // The closing checkpoint anchors the tail of the stream.
+      if (this.#writer.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
+      await this.#queue.drain();
+    }
+    if (this.#ingestTimer) clearTimeout(this.#ingestTimer);
+    this.#ingestTimer = null;
+    const drained = await this.#drain().then(() => true, () => false);
+    this.#journal?.close();
+    this.#journal = null;
+    // Everything is in the tables: the journal goes. Otherwise it stays, and the next to open the database replays it.
+    if (drained && this.#journalFile) rmSync(this.#journalFile, { force: true });
+    if (this.#journalFile) releaseJournalLock(this.#journalFile);
+    this.#closed = true;
+    await this.#threads?.close();
+    this.#db?.close();
+  }
+}
+
+/** The journal starts over once everything in it has been moved and it holds at least this much. */
+const JOURNAL_TRUNCATE_BYTES = 4 * 1024 * 1024;

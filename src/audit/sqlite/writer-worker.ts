@@ -1,0 +1,71 @@
+import { DatabaseSync } from 'node:sqlite';
+import { parentPort } from 'node:worker_threads';
+import type { FromWorker, ToWorker } from './wire.ts';
+import { BatchWriter } from './batch-writer.ts';
+
+/**
+ * The SQLite writer thread: commits the batches the main thread planned, on its own connection, so that an fsync per
+ * commit (`fsync: true`) never blocks the gateway's event loop; without fsync the main thread commits itself and
+ * sends a batch here only when another process holds the write lock. A batch is one IMMEDIATE
+ * transaction; the reply goes back only after COMMIT returned, which is what lets the main thread tell the gateway the
+ * events are durable.
+ *
+ * The same file runs a second thread, the checkpointer: it copies the WAL back into the database (PASSIVE
+ * checkpoints, which never wait for the writer nor make it wait) so that the copy and its fsyncs stay out of the
+ * writer's commits. Should it fall behind, the writer checkpoints itself once the WAL reaches 64 MB.
+ */
+
+const port = parentPort!;
+let writer: BatchWriter | null = null;
+let db: DatabaseSync | null = null;
+let timer: NodeJS.Timeout | null = null;
+
+function reply(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'open':
+      try {
+        writer = new BatchWriter(m.path, { fsync: m.fsync, busyTimeout: m.busyTimeout });
+        db = writer.db;
+        reply({ t: 'opened' });
+      } catch (err) {
+        reply({ t: 'failed', id: 0, message: (err as Error).message });
+      }
+      break;
+    case 'batch':
+      try {
+        writer!.write(m.batch);
+        reply({ t: 'done', id: m.id });
+      } catch (err) {
+        const e = err as Error & { code?: string; errstr?: string };
+        reply({ t: 'failed', id: m.id, message: e.message, code: e.code });
+      }
+      break;
+    case 'checkpointer':
+      try {
+        db = new DatabaseSync(m.path, { timeout: m.busyTimeout });
+        db.exec('PRAGMA wal_autocheckpoint = 0');
+        const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+        timer = setInterval(() => {
+          try {
+            checkpoint.get();
+          } catch {
+            // Busy or I/O error: the next round (or the writer's own checkpoint) will do it.
+          }
+        }, m.everyMs);
+        reply({ t: 'opened' });
+      } catch (err) {
+        reply({ t: 'failed', id: 0, message: (err as Error).message });
+      }
+      break;
+    case 'close':
+      if (timer) clearInterval(timer);
+      db?.close();
+      db = null;
+      reply({ t: 'closed' });
+      break;
+  }
+});
