@@ -1,0 +1,113 @@
+// Where agentgate spends its CPU under load: runs the gateway (`node --cpu-prof bin/agentgate.js serve`, the same
+// config as bench/run.ts) on a throwaway MariaDB, drives a load through it, stops it, and prints the functions with
+// the most self time in the measured window (warm-up and start-up excluded).
+//
+//   node bench/profile.ts [options]      (Node 24: ./node_modules/.bin/node, or PATH=$PWD/node_modules/.bin:$PATH)
+//
+//   --load sysbench|latency|stream   default sysbench
+//   --test NAME      sysbench test (default oltp_read_only)      --threads N   default 8
+//   --seconds N      measured seconds (default 20)                --top N       default 30
+//   --kind agentgate|nostore        the gateway as shipped, or with statement recording off (bench/gateway-nostore.ts)
+//   --keep FILE      copy the .cpuprofile there (open it in Chrome DevTools or speedscope)
+//   --interval US    sampling interval in µs (default 250)
+//   --root DIR       profile the gateway of another checkout (its bin/ and src/), e.g. a branch with a fix
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { PointSelect } from './cases/latency.ts';
+import { BenchClient } from './lib/client.ts';
+import { printSummary, summarize, type CpuProfile } from './lib/cpuprofile.ts';
+import { BenchEnv, repoRoot, type GatewayKind } from './lib/env.ts';
+import { sysbench } from './lib/sysbench.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, d: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
+};
+const load = opt('--load', 'sysbench');
+const test = opt('--test', 'oltp_read_only');
+const threads = Number(opt('--threads', '8'));
+const seconds = Number(opt('--seconds', '20'));
+const top = Number(opt('--top', '30'));
+const kind = opt('--kind', 'agentgate') as GatewayKind;
+const keep = args.includes('--keep') ? resolve(opt('--keep', '')) : null;
+const interval = Number(opt('--interval', '250'));
+const root = args.includes('--root') ? resolve(opt('--root', '.')) : undefined;
+if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore'].includes(kind)) {
+  process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore] [--keep FILE]\n');
+  process.exit(2);
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+const env = await BenchEnv.start({ tables: 4, tableSize: 100_000, streamRows: load === 'stream' ? 1_000_000 : 1000 }, log);
+// Interrupted (Ctrl-C, `timeout`, a closed terminal): nothing may outlive the run.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    env.killNow();
+    process.exit(130);
+  });
+}
+let window: [number, number] = [0, 0];
+let profDir = '';
+let pid = 0;
+try {
+  profDir = join(env.dir, 'profiles');
+  mkdirSync(profDir, { recursive: true });
+  const g = await env.startGateway({ kind, root, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${interval}`] });
+  pid = g.pid;
+  log(`gateway (${kind}) pid ${pid}; load: ${load}`);
+  if (load === 'sysbench') {
+    const common = { tables: env.size.tables, tableSize: env.size.tableSize, conn: env.sysbenchConnArgs('agentgate') };
+    await sysbench({ ...common, test, threads, seconds: 5 });
+    window = [nowUs(), 0];
+    const r = await sysbench({ ...common, test, threads, seconds });
+    window[1] = nowUs();
+    log(`sysbench ${test}, ${threads} threads: ${Math.round(r.qps).toLocaleString('en-US')} queries/s, p95 ${r.p95ms} ms`);
+  } else if (load === 'latency') {
+    const ps = await PointSelect.open(env, 'agentgate');
+    await ps.run('text', 3000);
+    const lat: number[] = [];
+    window = [nowUs(), 0];
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end) await ps.run('text', 500, lat);
+    window[1] = nowUs();
+    ps.close();
+    lat.sort((a, b) => a - b);
+    log(`single-row SELECT, one connection: ${lat.length.toLocaleString('en-US')} statements, p50 ${lat[lat.length >> 1]!.toFixed(0)} µs`);
+  } else {
+    const c = await BenchClient.connect(env.endpoint('agentgate'), { database: 'bench' });
+    await c.query('SELECT id, name, email, ssn, city, note FROM people LIMIT 100000');
+    window = [nowUs(), 0];
+    const end = performance.now() + seconds * 1000;
+    let n = 0;
+    while (performance.now() < end || n === 0) {
+      await c.query('SELECT id, name, email, ssn, city, note FROM people');
+      n++;
+    }
+    window[1] = nowUs();
+    c.close();
+    log(`streamed the 1M-row SELECT ${n} time(s)`);
+  }
+  await env.stopGateway(true);
+  const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  if (!files.length) throw new Error('the gateway wrote no .cpuprofile');
+  // The main thread's profile is the one with thread id 0.
+  const main = files.find((f) => f.split('.')[4] === '0') ?? files[0]!;
+  const path = join(profDir, main);
+  const prof = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  let s = summarize(prof, root ?? repoRoot, window);
+  if (s.samples === 0) {
+    log('(no samples inside the measured window: the clocks disagree; showing the whole run)');
+    s = summarize(prof, root ?? repoRoot);
+  }
+  printSummary(s, top, (l) => process.stdout.write(l + '\n'));
+  if (keep) {
+    mkdirSync(dirname(keep), { recursive: true });
+    copyFileSync(path, keep);
+    log(`profile: ${keep}`);
+  }
+} finally {
+  await env.stop();
+}
