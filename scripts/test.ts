@@ -44,7 +44,7 @@ process.on('SIGINT', () => { cleanup(); process.exit(130); });
 process.on('SIGTERM', () => { cleanup(); process.exit(143); });
 
 process.stderr.write('\n== tests\n');
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...patterns], {
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-force-exit', ...patterns], {
   stdio: 'inherit',
   env: {
     ...process.env,

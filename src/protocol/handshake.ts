@@ -209,7 +209,9 @@ export function decodeAuthSwitch(payload: Buffer): { plugin: string; data: Buffe
   if (r.atEnd()) return { plugin: 'mysql_old_password', data: Buffer.alloc(0) };
   const plugin = r.nulString('auth plugin name');
   let data = r.rest();
-  if (data.length > 0 && data[data.length - 1] === 0) data = data.subarray(0, data.length - 1);
+  // A 20-byte scramble (mysql_native_password, caching_sha2_password) comes with a NUL terminator. Other plugins'
+  // data is taken as sent: client_ed25519's 32-byte nonce is random and may well end in a zero byte.
+  if (data.length === 21 && data[20] === 0) data = data.subarray(0, 20);
   return { plugin, data };
 }
 

@@ -22,6 +22,13 @@ tls:
 describe('the gateway towards the server', () => {
   let ed: UpstreamAccount;
   let gw: TestGateway;
+  // Every gateway a test starts is stopped at the end, also when an assertion failed half-way.
+  const started: TestGateway[] = [];
+  const start = async (o: Parameters<typeof startTestGateway>[0]) => {
+    const g = await startTestGateway(o);
+    started.push(g);
+    return g;
+  };
 
   before(async () => {
     const srv = await testMariaDB();
@@ -34,11 +41,11 @@ describe('the gateway towards the server', () => {
   });
 
   after(async () => {
-    await gw?.stop();
+    for (const g of started) await g.stop();
   });
 
   test('logs in with client_ed25519; a second target serves on its own address', async () => {
-    gw = await startTestGateway({
+    gw = await start({
       targets: ['other'],
       yaml: (p) => withTarget(p, `      host: ${ed.host}
       port: ${ed.port}
@@ -61,7 +68,7 @@ describe('the gateway towards the server', () => {
 
   test('upstream TLS: required and verify (against the right CA) encrypt; verify against another CA is refused clearly', async () => {
     for (const [mode, ca, ok] of [['required', null, true], ['verify', 'ca', true], ['verify', 'otherCa', false]] as const) {
-      gw = await startTestGateway({
+      gw = await start({
         targets: ['other'],
         yaml: (p) => withTarget(p, `      host: 127.0.0.1
       port: ${ed.port}
@@ -86,7 +93,7 @@ describe('the gateway towards the server', () => {
   });
 
   test('metrics count connections, statements, bytes and login failures; the vaulted credential appears nowhere', async () => {
-    gw = await startTestGateway();
+    gw = await start({});
     const c = await mysql.createConnection({ host: '127.0.0.1', port: gw.port(), ...CI });
     await c.query('SELECT 1');
     await c.end();
