@@ -19,6 +19,7 @@ import { SqliteApprovals } from './approvals.ts';
 import { pruneSqlite } from './retention.ts';
 import { breathe, buf, bufOrNull, type Row } from './rows.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
+import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
 import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock, type JournalRecord } from './journal.ts';
 import { sqliteVerifySource } from './verify-source.ts';
@@ -27,12 +28,16 @@ import { toWire } from './wire.ts';
 /**
  * The embedded store: one SQLite file in WAL mode, through node:sqlite.
  *
- * The event loop's thread plans each batch (chain positions, hashes, checkpoint signatures: chain-writer.ts) and a
- * writer thread commits it (writer-worker.ts) on its own connection, so commits, WAL checkpoints and fsyncs never
- * stall the gateway; while one batch commits the next one gathers. A batch is one short transaction. With
- * synchronous=NORMAL a commit is a write into the WAL file, not an fsync: once it returns, the events survive a
- * crash of the process (they are in the kernel). synchronous=FULL (`fsync: true`) adds an fsync per commit and so
- * survives power loss too.
+ * The event loop's thread plans each batch (chain positions, hashes, checkpoint signatures: chain-writer.ts); a
+ * writer thread (writer-worker.ts) writes the tables on its own connection, so commits, lock waits, WAL checkpoints
+ * and fsyncs never stall the gateway. A batch is acknowledged once it is durable:
+ *
+ * - `fsync: false` (the default): appended to this writer's write-ahead journal (journal.ts) with one write(), which
+ *   survives a crash of the process. The writer thread moves journaled batches into the tables a moment later, many
+ *   per transaction; reads wait for that move, so they always see everything acknowledged. Whoever opens the
+ *   database next replays a journal a crash left behind.
+ * - `fsync: true`: committed by the writer thread with synchronous=FULL, one transaction per batch, which survives
+ *   power loss too.
  *
  * Reads, approvals and retention use a second connection on the main thread (WAL lets it read while the writer
  * writes); approval updates are short IMMEDIATE transactions, atomic against every other connection.
@@ -58,8 +63,8 @@ export class SqliteAuditStore implements AuditStore {
   #pending: JournalRecord[] = [];
   #ingestTimer: NodeJS.Timeout | null = null;
   #ingestError: Error | null = null;
-  /** Since when the tables have been locked by another connection (0: they are not). */
-  #busySince = 0;
+  /** The move of journaled batches into the tables under way on the writer thread (#ingest). */
+  #ingesting: Promise<void> | null = null;
   /** This writer's journal file, whose lock it holds (null: no journal). */
   #journalFile: string | null = null;
   /** This writer's stream: the instance id, unless another live writer holds that stream's journal. */
@@ -144,7 +149,7 @@ export class SqliteAuditStore implements AuditStore {
       throw err;
     }
     try {
-      if (this.#threads.inline && this.#journalFile) await this.#openJournal();
+      if (this.#journalFile) this.#openJournal();
     } catch (err) {
       await this.#threads.close();
       this.#db = null;
@@ -163,80 +168,86 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   /** Opens this stream's journal (its lock is held), after moving into the tables whatever a crash left in it. */
-  async #openJournal(): Promise<void> {
+  #openJournal(): void {
     const journal = new Journal(this.#journalFile!);
-    const done = this.#threads!.journalBatch(this.#streamKey);
-    const records = journal.recover();
-    const todo = records.filter((r) => r.no > done);
-    for (let waited = 0; todo.length; waited += 10) {
-      try {
-        this.#threads!.ingest(todo.map((r) => r.batch), { stream: this.#streamKey, batch: todo[todo.length - 1]!.no });
-        break;
-      } catch (err) {
-        // Another connection holds the write lock: wait for it (this is start-up), up to the busy timeout.
-        if (waited >= this.#o.busyTimeout || !/SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`)) {
-          journal.close();
-          throw err;
+    let last = 0;
+    try {
+      const records = journal.recover();
+      if (records.length) {
+        last = records[records.length - 1]!.no;
+        // Start-up: waiting for another process's write lock (up to the busy timeout) is fine here.
+        const w = new BatchWriter(this.path, { fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout });
+        try {
+          w.replay(records);
+        } finally {
+          w.close();
         }
-        await new Promise((r) => setTimeout(r, 10));
       }
+    } catch (err) {
+      journal.close();
+      throw err;
     }
-    this.#journalNo = Math.max(done, records.length ? records[records.length - 1]!.no : 0);
+    const done = this.#s.journalBatch.get(this.#streamKey) as Row | undefined;
+    this.#journalNo = Math.max(done ? Number(done.batch) : 0, last);
     journal.truncate();
     this.#journal = journal;
   }
 
   /** Moves journaled batches into the tables soon (a few milliseconds gather many of them into one transaction). */
   #scheduleIngest(delayMs = 2): void {
-    if (this.#ingestTimer) return;
+    if (this.#ingestTimer || this.#ingesting) return;
     this.#ingestTimer = setTimeout(() => {
       this.#ingestTimer = null;
-      this.#ingest();
+      void this.#ingest();
     }, delayMs);
     // What is journaled is durable already: a pending move must not keep a finished process alive.
     this.#ingestTimer.unref();
   }
 
-  /** Moves every pending batch into the tables now; on failure keeps them and tries again later. */
-  #ingest(): void {
-    if (!this.#pending.length || !this.#journal) return;
-    const batches = this.#pending;
-    this.#pending = [];
-    try {
-      this.#threads!.ingest(batches.map((r) => r.batch), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no });
-      this.#ingestError = null;
-      this.#busySince = 0;
-      // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs a
-      // system call, and a replay skips what the tables already hold).
-      if (!this.#pending.length) this.#journal.truncate(JOURNAL_TRUNCATE_BYTES);
-    } catch (err) {
-      this.#pending = batches.concat(this.#pending);
-      const busy = /SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
-      // Locked by another connection for a moment: no harm, the batches are safe in the journal. Locked for longer
-      // than the busy timeout, or any other failure: the store refuses new appends until the tables take them.
-      if (busy) {
-        const now = Date.now();
-        this.#busySince ||= now;
-        if (now - this.#busySince >= this.#o.busyTimeout) this.#ingestError = err as Error;
-      } else {
-        this.#ingestError = err as Error;
-      }
-      this.#scheduleIngest(busy ? 10 : 200);
-    }
-  }
-
-  /** Before a read: the tables hold everything acknowledged. */
-  async #drain(): Promise<void> {
-    if (!this.#pending.length) return;
+  /**
+   * Moves every pending batch into the tables, on the writer thread (one move at a time: the next gathers what is
+   * journaled meanwhile). On failure the batches stay pending and a later move tries again; the returned promise
+   * never rejects.
+   */
+  #ingest(): Promise<void> {
+    if (this.#ingesting) return this.#ingesting;
+    if (!this.#pending.length || !this.#journal) return Promise.resolve();
     if (this.#ingestTimer) {
       clearTimeout(this.#ingestTimer);
       this.#ingestTimer = null;
     }
+    const batches = this.#pending;
+    this.#pending = [];
+    const moving = this.#threads!.ingest(batches.map((r) => r.batch), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no }).then(
+      () => {
+        this.#ingesting = null;
+        this.#ingestError = null;
+        // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs
+        // a system call, and a replay skips what the tables already hold).
+        if (!this.#pending.length) this.#journal?.truncate(JOURNAL_TRUNCATE_BYTES);
+        else this.#scheduleIngest();
+      },
+      (err: Error) => {
+        this.#ingesting = null;
+        this.#pending = batches.concat(this.#pending);
+        // The batches are safe in the journal, but the tables have not taken them: locked by another connection for
+        // longer than the busy timeout (the writer thread waited that long), or worse. Until a move succeeds, the
+        // store refuses new appends (#flushOnce) rather than let the journal grow unseen.
+        this.#ingestError = err;
+        if (!this.#closed) this.#scheduleIngest(/SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`) ? 10 : 200);
+      },
+    );
+    this.#ingesting = moving;
+    return moving;
+  }
+
+  /** Before a read: the tables hold everything acknowledged. Throws when they cannot take it now. */
+  async #drain(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      this.#ingest();
+      if (this.#ingesting) await this.#ingesting;
       if (!this.#pending.length) return;
-      if (this.#ingestError || attempt >= 200) throw this.#ingestError ?? new Error('the audit database stays locked by another process');
-      await new Promise((r) => setTimeout(r, 10));
+      if (attempt > 0 && this.#ingestError) throw this.#ingestError;
+      await this.#ingest();
     }
   }
 
@@ -278,6 +289,7 @@ export class SqliteAuditStore implements AuditStore {
       sessionById: p(`SELECT s.no, s.id, s.start, s.started_at, s.pruned, st.ended_at, st.end_cause, st.statements, st.denied, st.approvals, st.kinds
                       FROM sessions s JOIN session_state st ON st.no = s.no WHERE s.id = ?`),
       sessionExists: p('SELECT 1 FROM sessions WHERE id = ?'),
+      journalBatch: p('SELECT batch FROM journal_state WHERE stream = ?'),
       sessionHead: p('SELECT seq, hash FROM events WHERE session_no = ? ORDER BY seq DESC LIMIT 1'),
       columnSet: p('SELECT columns FROM column_sets WHERE digest = ?'),
       sessionEvents: p(`SELECT e.seq, e.stream, e.position, e.prev, e.sess_prev, e.hash, e.body, r.rows FROM events e
@@ -333,10 +345,7 @@ export class SqliteAuditStore implements AuditStore {
     // looked up in the tables, and so is the stream's head after a failed batch: the tables must then hold everything
     // journaled.
     const unknown = this.#writer.unknownSessions(ops);
-    if ((unknown.length || this.#writer.stale) && this.#pending.length) {
-      this.#ingest();
-      if (this.#pending.length) throw this.#ingestError ?? new Error('the audit database is locked by another process');
-    }
+    if (unknown.length || this.#writer.stale) await this.#drain();
     if (this.#writer.stale) {
       this.#loadHead();
       this.#writer.stale = false;
@@ -350,11 +359,8 @@ export class SqliteAuditStore implements AuditStore {
     const existing = new Set<string>();
     for (const op of ops) if (op.kind === 'open' && s.sessionExists.get(op.start.id)) existing.add(op.start.id);
     if (this.#journal) {
-      if (this.#ingestError) {
-        // The tables have not taken what is journaled for a while: refuse rather than let the journal grow unseen.
-        this.#ingest();
-        if (this.#ingestError) throw this.#ingestError;
-      }
+      // The tables have not taken what is journaled for a while: refuse rather than let the journal grow unseen.
+      if (this.#ingestError) await this.#drain();
       // Durable once appended to the journal; the tables follow a moment later.
       const plan = this.#writer.plan(ops, { existing });
       const rec = { no: this.#journalNo + 1, batch: toWire(plan, this.#streamKey) };

@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
 import { transferables, type FromWorker, type ToWorker, type WireBatch } from './wire.ts';
-import { BatchWriter } from './batch-writer.ts';
 
 /**
  * The main thread's side of the SQLite writer thread and WAL checkpointer thread (writer-worker.ts): starting them,
@@ -15,8 +14,6 @@ export class WriterThreads {
   #workerReady: Promise<Worker> | null = null;
   readonly #inflight = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   #batchNo = 0;
-  /** Commits on this thread (no fsync per commit): a write into the WAL, without the latency of a thread hop. */
-  #inline: BatchWriter | null = null;
 
   constructor(o: { path: string; fsync: boolean; busyTimeout: number }) {
     this.#path = o.path;
@@ -26,9 +23,6 @@ export class WriterThreads {
 
   async start(): Promise<void> {
     await this.#startWorker();
-    // Never wait for a lock on this thread: a busy database (another process writing) sends the batch to the writer
-    // thread, which waits for it there.
-    if (!this.#fsync) this.#inline = new BatchWriter(this.#path, { fsync: false, busyTimeout: 0 });
     this.#startCheckpointer();
   }
 
@@ -97,49 +91,34 @@ export class WriterThreads {
     w.postMessage(m, m.t === 'batch' ? transferables(m.batch) : []);
   }
 
-  /** Commits one batch; resolves once COMMIT returned (here, or on the writer thread). */
-  async commit(batch: WireBatch): Promise<void> {
-    if (this.#inline) {
-      try {
-        this.#inline.write(batch);
-        return;
-      } catch (err) {
-        if (!/SQLITE_BUSY|database is locked/i.test(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`)) throw err;
-        // Locked by another connection: the writer thread waits for the lock instead of this event loop.
-      }
-    }
+  /** Commits one batch; resolves once COMMIT returned on the writer thread. */
+  commit(batch: WireBatch): Promise<void> {
+    return this.#send((id) => ({ t: 'batch', id, batch }));
+  }
+
+  /**
+   * Moves journaled batches into the tables in one transaction on the writer thread, recording the last batch number
+   * for the stream in the same transaction. The batches are copied, not transferred: after a failure the caller
+   * still holds them to try again. Rejects with SQLITE_BUSY when another connection held the write lock for longer
+   * than the busy timeout.
+   */
+  ingest(batches: WireBatch[], journal: { stream: number; batch: number }): Promise<void> {
+    return this.#send((id) => ({ t: 'ingest', id, batches, journal }));
+  }
+
+  async #send(make: (id: number) => ToWorker): Promise<void> {
     const w = await this.#startWorker();
     const id = ++this.#batchNo;
     // Keep the process alive while a batch is being committed (the thread is unref'd when idle).
     w.ref();
     await new Promise<void>((resolveBatch, rejectBatch) => {
       this.#inflight.set(id, { resolve: resolveBatch, reject: rejectBatch });
-      this.#post(w, { t: 'batch', id, batch });
+      this.#post(w, make(id));
     });
-  }
-
-  /** Whether batches can be moved into the tables on this thread (the journal is only used then). */
-  get inline(): boolean {
-    return this.#inline !== null;
-  }
-
-  /**
-   * Moves journaled batches into the tables in one transaction, recording the last batch number. Throws SQLITE_BUSY
-   * at once when another connection holds the write lock (the caller tries again shortly).
-   */
-  ingest(batches: readonly WireBatch[], journal: { stream: number; batch: number }): void {
-    this.#inline!.writeMany(batches, journal);
-  }
-
-  /** The number of the last journal batch already in the tables for this stream. */
-  journalBatch(stream: number): number {
-    return this.#inline!.journalBatch(stream);
   }
 
   /** Closes the connections and stops both threads. */
   async close(): Promise<void> {
-    this.#inline?.close();
-    this.#inline = null;
     const threads = [this.#checkpointer, this.#worker];
     this.#checkpointer = null;
     this.#worker = null;

@@ -51,6 +51,8 @@ export type ToWorker =
   | { t: 'open'; path: string; fsync: boolean; busyTimeout: number }
   | { t: 'checkpointer'; path: string; busyTimeout: number; everyMs: number }
   | { t: 'batch'; id: number; batch: WireBatch }
+  /** Journaled batches moved into the tables in one transaction, recording the last one's number for the stream. */
+  | { t: 'ingest'; id: number; batches: WireBatch[]; journal: { stream: number; batch: number } }
   | { t: 'close' };
 
 export type FromWorker =

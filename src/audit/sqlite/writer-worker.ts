@@ -4,11 +4,10 @@ import type { FromWorker, ToWorker } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
 
 /**
- * The SQLite writer thread: commits the batches the main thread planned, on its own connection, so that an fsync per
- * commit (`fsync: true`) never blocks the gateway's event loop; without fsync the main thread commits itself and
- * sends a batch here only when another process holds the write lock. A batch is one IMMEDIATE
- * transaction; the reply goes back only after COMMIT returned, which is what lets the main thread tell the gateway the
- * events are durable.
+ * The SQLite writer thread: commits what the main thread planned, on its own connection, so that commits, lock waits
+ * and fsyncs never block the gateway's event loop. Either one batch per IMMEDIATE transaction (`fsync: true`: the
+ * reply, after COMMIT returned, is what lets the main thread tell the gateway the events are durable), or, with the
+ * write-ahead journal (journal.ts), many journaled batches per transaction, moved into the tables after the fact.
  *
  * The same file runs a second thread, the checkpointer: it copies the WAL back into the database (PASSIVE
  * checkpoints, which never wait for the writer nor make it wait) so that the copy and its fsyncs stay out of the
@@ -36,8 +35,10 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     case 'batch':
+    case 'ingest':
       try {
-        writer!.write(m.batch);
+        if (m.t === 'batch') writer!.write(m.batch);
+        else writer!.writeMany(m.batches, m.journal);
         reply({ t: 'done', id: m.id });
       } catch (err) {
         const e = err as Error & { code?: string; errstr?: string };
