@@ -2,6 +2,7 @@ import { generateKeyPair, generateKeyPairSync, createPrivateKey, createPublicKey
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.ts';
+import { rsaDecryptKey } from '../protocol/auth.ts';
 import type { RsaKey } from './login.ts';
 
 /**
@@ -35,7 +36,7 @@ export async function loadRsaKey(config: Config): Promise<RsaKey> {
   const privateKey = createPrivateKey(pem);
   const publicKey = createPublicKey(privateKey);
   const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? RSA_BITS;
-  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), size: bits / 8 };
+  return { privateKey, decryptKey: await rsaDecryptKey(privateKey), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), size: bits / 8 };
 }
 
 export function loadSigningKey(config: Config): string {

@@ -1,5 +1,5 @@
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 import { Cap, DEFAULT_CHARSET, GATEWAY_CAPABILITIES, GATEWAY_MARIADB_CAPABILITIES, Status } from '../protocol/constants.ts';
 import {
   decodeHandshakeResponse,
@@ -26,6 +26,8 @@ export interface Authenticator {
 /** The RSA key pair of the caching_sha2_password public-key exchange. */
 export interface RsaKey {
   privateKey: KeyObject;
+  /** The same key, for decrypting off the event loop (rsaDecryptKey). */
+  decryptKey: webcrypto.CryptoKey;
   publicPem: string;
   /** Modulus size in bytes: the ciphertext length. */
   size: number;
@@ -137,7 +139,7 @@ export class AuthExchange {
       throw new LoginRefused('the password must come RSA-encrypted on a plaintext connection (or connect with TLS)');
     }
     try {
-      return rsaDecryptPassword(msg, this.nonce, key.privateKey);
+      return await rsaDecryptPassword(msg, this.nonce, key.decryptKey);
     } catch {
       throw new LoginRefused('the RSA-encrypted password does not decrypt with the gateway key');
     }

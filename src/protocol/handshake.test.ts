@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { generateKeyPairSync, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { decodeGreeting, decodeHandshakeResponse, encodeGreeting, encodeHandshakeResponse, encodeSslRequest, makeNonce, decodeAuthSwitch, encodeAuthSwitch } from './handshake.ts';
 import { Cap, GATEWAY_CAPABILITIES } from './constants.ts';
-import { nativeScramble, cachingSha2Scramble, rsaDecryptPassword, rsaEncryptPassword, cleartextPassword } from './auth.ts';
+import { nativeScramble, cachingSha2Scramble, rsaDecryptKey, rsaDecryptPassword, rsaEncryptPassword, cleartextPassword } from './auth.ts';
 import { ed25519PublicKey, ed25519Response } from './ed25519.ts';
 import { decodeCommand, decodeExecute, decodeChangeUser, encodeChangeUser } from './commands.ts';
 import { decodeColumnDefinition } from './columns.ts';
@@ -55,12 +55,13 @@ test('mysql_native_password and caching_sha2_password scrambles match known vect
   assert.equal(cachingSha2Scramble('', nonce).length, 0);
 });
 
-test('RSA exchange: what a client encrypts with the public key decrypts to the password', () => {
+test('RSA exchange: what a client encrypts with the public key decrypts to the password', async () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const nonce = makeNonce();
   const jwtish = 'eyJ' + 'a'.repeat(150);
   const c = rsaEncryptPassword(jwtish, nonce, publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  assert.equal(rsaDecryptPassword(c, nonce, privateKey), jwtish);
+  assert.equal(await rsaDecryptPassword(c, nonce, await rsaDecryptKey(privateKey)), jwtish);
+  await assert.rejects(rsaDecryptPassword(Buffer.from(c).fill(7, 0, 8), nonce, await rsaDecryptKey(privateKey)));
   assert.equal(cleartextPassword(Buffer.from('abc\0')), 'abc');
 });
 

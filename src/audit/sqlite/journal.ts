@@ -38,13 +38,17 @@ export class Journal {
     this.size = fstatSync(this.fd).size;
   }
 
-  /** Appends one batch; returns once write() returned (and, with fsync, the data reached the disk). */
-  append(rec: JournalRecord): void {
+  /**
+   * Appends one batch; returns once write() returned (and, with fsync, the data reached the disk). Returns the
+   * record as written (`decodeJournalRecord` reads it back: the writer thread gets these bytes, not the batch).
+   */
+  append(rec: JournalRecord): Buffer {
     const out = encodeRecord(rec);
     let off = 0;
     while (off < out.length) off += writeSync(this.fd, out, off);
     if (this.fsync) fdatasyncSync(this.fd);
     this.size += out.length;
+    return out;
   }
 
   /** Every intact record in the file, in order. */
@@ -99,7 +103,8 @@ function encodeRecord(rec: JournalRecord): Buffer {
   const nums = Buffer.from(b.records.nums.buffer, b.records.nums.byteOffset, b.records.nums.byteLength);
   const bytes = Buffer.from(b.records.bytes.buffer, b.records.bytes.byteOffset, b.records.bytes.byteLength);
   const payloadLen = 4 + meta.length + 4 + nums.length + bytes.length;
-  const out = Buffer.allocUnsafe(8 + payloadLen);
+  // Its own memory (not a slice of the shared pool): the writer thread gets a copy of exactly these bytes.
+  const out = Buffer.allocUnsafeSlow(8 + payloadLen);
   let o = 8;
   out.writeUInt32LE(meta.length, o); o += 4;
   meta.copy(out, o); o += meta.length;
@@ -109,6 +114,12 @@ function encodeRecord(rec: JournalRecord): Buffer {
   out.writeUInt32LE(payloadLen, 0);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
+}
+
+/** One record as `append` returned it (header included). */
+export function decodeJournalRecord(rec: Uint8Array): JournalRecord {
+  const b = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength);
+  return decodeRecord(b.subarray(8, 8 + b.readUInt32LE(0)));
 }
 
 function decodeRecord(p: Buffer): JournalRecord {

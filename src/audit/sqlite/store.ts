@@ -21,7 +21,7 @@ import { breathe, buf, bufOrNull, type Row } from './rows.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
-import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock, type JournalRecord } from './journal.ts';
+import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
 import { sqliteVerifySource } from './verify-source.ts';
 import { toWire } from './wire.ts';
 
@@ -60,7 +60,7 @@ export class SqliteAuditStore implements AuditStore {
   #journal: Journal | null = null;
   #journalNo = 0;
   /** Journaled batches not yet moved into the tables. */
-  #pending: JournalRecord[] = [];
+  #pending: { no: number; bytes: Buffer }[] = [];
   #ingestTimer: NodeJS.Timeout | null = null;
   #ingestError: Error | null = null;
   /** The move of journaled batches into the tables under way on the writer thread (#ingest). */
@@ -193,8 +193,8 @@ export class SqliteAuditStore implements AuditStore {
     this.#journal = journal;
   }
 
-  /** Moves journaled batches into the tables soon (a few milliseconds gather many of them into one transaction). */
-  #scheduleIngest(delayMs = 2): void {
+  /** Moves journaled batches into the tables soon (ten milliseconds gather many of them into one transaction). */
+  #scheduleIngest(delayMs = 10): void {
     if (this.#ingestTimer || this.#ingesting) return;
     this.#ingestTimer = setTimeout(() => {
       this.#ingestTimer = null;
@@ -218,7 +218,7 @@ export class SqliteAuditStore implements AuditStore {
     }
     const batches = this.#pending;
     this.#pending = [];
-    const moving = this.#threads!.ingest(batches.map((r) => r.batch), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no }).then(
+    const moving = this.#threads!.ingest(batches.map((r) => r.bytes), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no }).then(
       () => {
         this.#ingesting = null;
         this.#ingestError = null;
@@ -363,10 +363,10 @@ export class SqliteAuditStore implements AuditStore {
       if (this.#ingestError) await this.#drain();
       // Durable once appended to the journal; the tables follow a moment later.
       const plan = this.#writer.plan(ops, { existing });
-      const rec = { no: this.#journalNo + 1, batch: toWire(plan, this.#streamKey) };
-      this.#journal.append(rec);
-      this.#journalNo = rec.no;
-      this.#pending.push(rec);
+      const no = this.#journalNo + 1;
+      const bytes = this.#journal.append({ no, batch: toWire(plan, this.#streamKey) });
+      this.#journalNo = no;
+      this.#pending.push({ no, bytes });
       this.#writer.commit(plan);
       this.#scheduleIngest();
       return plan.outcome;

@@ -97,13 +97,13 @@ export class WriterThreads {
   }
 
   /**
-   * Moves journaled batches into the tables in one transaction on the writer thread, recording the last batch number
-   * for the stream in the same transaction. The batches are copied, not transferred: after a failure the caller
-   * still holds them to try again. Rejects with SQLITE_BUSY when another connection held the write lock for longer
-   * than the busy timeout.
+   * Moves journaled batches (their journal records) into the tables in one transaction on the writer thread,
+   * recording the last batch number for the stream in the same transaction. The records are copied, not
+   * transferred: after a failure the caller still holds them to try again. Rejects with SQLITE_BUSY when another
+   * connection held the write lock for longer than the busy timeout.
    */
-  ingest(batches: WireBatch[], journal: { stream: number; batch: number }): Promise<void> {
-    return this.#send((id) => ({ t: 'ingest', id, batches, journal }));
+  ingest(records: Uint8Array[], journal: { stream: number; batch: number }): Promise<void> {
+    return this.#send((id) => ({ t: 'ingest', id, records, journal }));
   }
 
   async #send(make: (id: number) => ToWorker): Promise<void> {
