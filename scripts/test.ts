@@ -44,7 +44,7 @@ process.on('SIGINT', () => { cleanup(); process.exit(130); });
 process.on('SIGTERM', () => { cleanup(); process.exit(143); });
 
 process.stderr.write('\n== tests\n');
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-force-exit', ...patterns], {
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', ...patterns], {
   stdio: 'inherit',
   env: {
     ...process.env,
@@ -53,7 +53,15 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test
     AGENTGATE_TEST_CERTS: certs.dir,
   },
 });
+// A test file whose process never exits (a server left listening after a failure) would hold the run forever: the
+// whole run gets an hour (it takes a few minutes), then fails loudly.
+const WATCHDOG_MS = 60 * 60 * 1000;
+const watchdog = setTimeout(() => {
+  process.stderr.write(`\n== the tests did not finish within ${WATCHDOG_MS / 60000} minutes: stopping them\n`);
+  child.kill('SIGKILL');
+}, WATCHDOG_MS);
 const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+clearTimeout(watchdog);
 await maria.stop();
 pg.stop();
 rmSync(work, { recursive: true, force: true });

@@ -254,6 +254,7 @@ describe('audit', () => {
       'audit.store: unknown store "sqllite:"; use sqlite:PATH or postgres://user:password@host:port/database (did you mean "sqlite:"?)',
     ]);
     expect((c) => { c.audit = { store: 'sqlite:' }; }, ['audit.store: sqlite: needs a file path, e.g. sqlite:./.agentgate/audit.db']);
+    expect((c) => { c.audit = { store: 'sqlite::memory:' }; }, ['audit.store: an in-memory database cannot hold the audit trail; give a file, e.g. sqlite:./.agentgate/audit.db']);
     expect((c) => { c.audit = { store: 'postgres://u:pw@db.example:5432/audit' }; }, []);
     expect((c) => { c.audit = { store: 'postgresql://' }; }, [
       'audit.store: the value is not a valid PostgreSQL URL (postgres://user:password@host:port/database)',

@@ -378,7 +378,7 @@ function auditConfig(c: Checker, v: unknown, dataDir: string): AuditConfig {
   return out;
 }
 
-/** `sqlite:PATH` (relative to the config file, or `:memory:`) or a PostgreSQL URL. The value is never quoted: a URL carries a password. */
+/** `sqlite:PATH` (relative to the config file) or a PostgreSQL URL. The value is never quoted: a URL carries a password. */
 const auditStore: Parse<string> = (c, p, v) => {
   const s = str(c, p, v);
   if (s === undefined) return undefined;
@@ -388,7 +388,13 @@ const auditStore: Parse<string> = (c, p, v) => {
       c.problem(p, 'sqlite: needs a file path, e.g. sqlite:./.agentgate/audit.db');
       return undefined;
     }
-    return file === ':memory:' ? s : `sqlite:${c.resolvePath(file)}`;
+    if (file === ':memory:') {
+      // The store writes on threads of its own, which an in-memory database cannot be shared with; and an audit
+      // trail that vanishes with the process is no audit trail.
+      c.problem(p, 'an in-memory database cannot hold the audit trail; give a file, e.g. sqlite:./.agentgate/audit.db');
+      return undefined;
+    }
+    return `sqlite:${c.resolvePath(file)}`;
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(s)?.[1];
   if (scheme === 'postgres' || scheme === 'postgresql') {
