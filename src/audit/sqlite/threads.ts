@@ -2,8 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { transferables, type FromWorker, type ToWorker, type WireBatch } from './wire.ts';
 
 /**
- * The main thread's side of the SQLite writer thread and WAL checkpointer thread (writer-worker.ts): starting them,
- * handing a batch over and waiting for its COMMIT, restarting the writer after it died, closing both.
+ * The main thread's side of the SQLite writer thread (writer-worker.ts; with fsync, also of the WAL checkpointer
+ * thread): starting them, handing a batch over and waiting for its COMMIT, restarting the writer after it died,
+ * closing them.
  */
 export class WriterThreads {
   readonly #path: string;
@@ -23,7 +24,7 @@ export class WriterThreads {
 
   async start(): Promise<void> {
     await this.#startWorker();
-    this.#startCheckpointer();
+    if (this.#fsync) this.#startCheckpointer();
   }
 
   /** Starts the writer thread (again, after it died) and opens its connection. */
@@ -73,6 +74,8 @@ export class WriterThreads {
     });
     this.#workerReady = ready;
     this.#post(w, { t: 'open', path: this.#path, fsync: this.#fsync, busyTimeout: this.#busyTimeout });
+    // Without fsync nothing waits for the writer thread's commits (the journal acknowledges): it checkpoints too.
+    if (!this.#fsync) this.#post(w, CHECKPOINTER(this.#path, this.#busyTimeout));
     return ready;
   }
 
@@ -84,7 +87,7 @@ export class WriterThreads {
       if (this.#checkpointer === w) this.#checkpointer = null;
     });
     this.#checkpointer = w;
-    this.#post(w, { t: 'checkpointer', path: this.#path, busyTimeout: this.#busyTimeout, everyMs: 500 });
+    this.#post(w, CHECKPOINTER(this.#path, this.#busyTimeout));
   }
 
   #post(w: Worker, m: ToWorker): void {
@@ -135,6 +138,8 @@ export class WriterThreads {
     }
   }
 }
+
+const CHECKPOINTER = (path: string, busyTimeout: number): ToWorker => ({ t: 'checkpointer', path, busyTimeout, everyMs: 500 });
 
 /**
  * A worker inherits the parent's Node options, but refuses those that only make sense for a main script given inline
