@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startTestGateway, defaultYaml, upstreamAccount, type TestGateway, type UpstreamAccount } from '../helpers/gateway.ts';
 import { rootSql, testMariaDB } from '../helpers/mariadb.ts';
+import { startTestIssuer } from '../helpers/oidc.ts';
 
 const CI = { user: 'ci', password: 'ci-secret-0123456789' };
 
@@ -64,6 +65,42 @@ describe('the gateway towards the server', () => {
     const sessions = await gw.gateway.store.listSessions({ subject: 'ci', limit: 10 });
     assert.deepEqual(new Set(sessions.map((s) => s.target)), new Set(['app', 'other']));
     await gw.stop();
+  });
+
+  test('logs in with caching_sha2_password: full authentication, the RSA exchange over plaintext and the secret over TLS', async () => {
+    // MariaDB has no caching_sha2_password; MySQL 8 makes it the default. The server here is an agentgate (which
+    // speaks it as MySQL 8 does, always asking for full authentication), logged in to with a JWT as the password.
+    const idp = await startTestIssuer({ audience: 'agentgate' });
+    try {
+      const front = await start({ yaml: (p) => defaultYaml(p, { identity: `  oidc:\n    - { issuer: "${idp.issuer}", audience: agentgate }` }) });
+      const token = await idp.sign({ sub: 'agent-7', groups: ['agents'] });
+      for (const mode of ['disabled', 'required'] as const) {
+        const back = await start({
+          targets: ['other'],
+          yaml: (p) => withTarget(p, `      host: 127.0.0.1
+      port: ${front.port()}
+      user: agent-7
+      password: "${token}"
+      tls: ${mode}`)(defaultYaml(p)),
+        });
+        const c = await mysql.createConnection({ host: '127.0.0.1', port: back.port('other'), ...CI });
+        const [[row]] = (await c.query('SELECT CURRENT_USER() AS u')) as unknown as [[{ u: string }]];
+        assert.equal(row.u, `${front.upstream.user}@%`, `tls ${mode}: the statement went through both gateways`);
+        await c.end();
+        await back.stop();
+      }
+      // Each back gateway logged in to the front one (as agent-7) for its client, and once before that to learn
+      // the server's version: every one of those logins used caching_sha2_password, over plaintext and over TLS.
+      const sessions = await front.gateway.store.listSessions({ subject: 'agent-7', limit: 10 });
+      const logins = new Set<string>();
+      for (const s of sessions) {
+        const connect = (await front.gateway.store.getSession(s.id))!.events.find((e) => e.type === 'connect')!;
+        logins.add(`${connect.detail!.plugin} tls=${connect.detail!.tls}`);
+      }
+      assert.deepEqual([...logins].sort(), ['caching_sha2_password tls=false', 'caching_sha2_password tls=true']);
+    } finally {
+      await idp.close();
+    }
   });
 
   test('upstream TLS: required and verify (against the right CA) encrypt; verify against another CA is refused clearly', async () => {
