@@ -210,6 +210,53 @@ describe('retry mode', () => {
   });
 });
 
+describe('two approvers (minApprovals: 2)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({
+      yaml: (p) => defaultYaml(p, {
+        policies: `  - name: agents
+    groups: [agents]
+    targets: ["*"]
+    rules:
+      - { name: two-eyes, kinds: [drop], action: approve, minApprovals: 2 }
+  - name: ops
+    groups: [ci, dba]
+    targets: ["*"]`,
+      }),
+    });
+    const u = gw.upstream;
+    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
+    await c.query('CREATE TABLE twice (id INT)');
+    await c.end();
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('one approval does not release the statement, nor the same approver twice; a second approver does', async () => {
+    const c = await mysql.createConnection({ host: '127.0.0.1', port: gw.port(), ...AGENT, database: gw.upstream.database });
+    let done = false;
+    const held = c.query('DROP TABLE twice').then(() => { done = true; });
+    const [a] = await pending(gw.apiUrl);
+    assert.equal(a!.minApprovals, 2);
+    assert.equal(a!.rule, 'two-eyes');
+    assert.equal((await decide(gw.apiUrl, a!.id, 'approve')).status, 200, 'alice approves');
+    assert.equal((await decide(gw.apiUrl, a!.id, 'approve')).status, 409, 'alice cannot approve twice');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(done, false, 'one approval of two does not release the statement');
+    const [still] = await pending(gw.apiUrl);
+    assert.equal(still!.votes.length, 1);
+    assert.equal((await decide(gw.apiUrl, a!.id, 'approve', 'carol-token-0123456789abcdef')).status, 200, 'carol approves');
+    await held;
+    const decided = (await (await fetch(`${gw.apiUrl}/api/approvals/${a!.id}`, { headers: { authorization: `Bearer ${ALICE}` } })).json()) as Approval;
+    assert.equal(decided.status, 'approved');
+    assert.deepEqual(decided.votes.map((v) => v.by).sort(), ['alice', 'carol']);
+    await assert.rejects(c.query('SELECT * FROM twice'), (e: { errno?: number }) => e.errno === 1146, 'the table is gone');
+    await c.end();
+  });
+});
+
 describe('two gateways on one PostgreSQL store', () => {
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
