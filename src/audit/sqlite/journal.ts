@@ -30,6 +30,8 @@ export class Journal {
   private readonly fsync: boolean;
   /** Bytes in the file (appends go to the end; truncation resets it). */
   private size: number;
+  /** Set when a failed append could not be undone: the journal takes nothing more. */
+  private broken: Error | null = null;
 
   constructor(path: string, o: { fsync?: boolean } = {}) {
     this.path = path;
@@ -43,10 +45,22 @@ export class Journal {
    * record as written (`decodeJournalRecord` reads it back: the writer thread gets these bytes, not the batch).
    */
   append(rec: JournalRecord): Buffer {
+    if (this.broken) throw this.broken;
     const out = encodeRecord(rec);
-    let off = 0;
-    while (off < out.length) off += writeSync(this.fd, out, off);
-    if (this.fsync) fdatasyncSync(this.fd);
+    try {
+      let off = 0;
+      while (off < out.length) off += writeSync(this.fd, out, off);
+      if (this.fsync) fdatasyncSync(this.fd);
+    } catch (err) {
+      // A failed write (a full disk) may have left part of the record: cut it off, or a replay would stop there and
+      // never reach the records appended after it. If even that fails, no further append is acknowledged.
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        this.broken = new Error(`the audit journal ${this.path} cannot be written: ${(err as Error).message}`);
+      }
+      throw err;
+    }
     this.size += out.length;
     return out;
   }
