@@ -121,6 +121,8 @@ tls:
       assert.match(e.message, /^agentgate: upstream unavailable: target "dead"/);
       return true;
     });
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+    assert.match(metrics, /agentgate_upstream_errors_total\{target="dead"\} [1-9]/);
     await bystanderStillWorks();
   });
 
