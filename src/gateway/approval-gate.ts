@@ -1,22 +1,12 @@
-import type { Approval, ParamValue } from '../audit/types.ts';
-import type { Identity } from '../identity/types.ts';
-import type { StatementKind } from '../sql/types.ts';
+import type { Approval } from '../audit/types.ts';
 
-/** What a session asks of the approval service when a rule says `approve`. */
-export interface ApprovalRequest {
-  sessionId: string;
-  target: string;
-  identity: Identity;
-  sql: string;
-  params?: ParamValue[];
-  kinds: StatementKind[];
-  fingerprint: string;
-  policy: string;
-  rule: string | null;
+/**
+ * What a session asks of the approval service when a rule says `approve`: the fields of the Approval it becomes,
+ * and the rule's reason for asking.
+ */
+export type ApprovalRequest = Pick<Approval, 'sessionId' | 'target' | 'identity' | 'sql' | 'params' | 'kinds' | 'fingerprint' | 'policy' | 'rule' | 'minApprovals' | 'estimatedRows'> & {
   reason: string;
-  minApprovals: number;
-  estimatedRows?: number;
-}
+};
 
 export interface ApprovalGate {
   /**

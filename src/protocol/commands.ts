@@ -198,19 +198,7 @@ export function decodeExecute(
   if (paramCount === 0) return { stmtId, flags, types: [], newTypes: false, params: [] };
   const nullBitmap = r.bytes((paramCount + 7) >> 3, 'NULL bitmap');
   const bound = r.u8('new params bound flag');
-  let types: ParamType[];
-  if (bound === 1) {
-    types = [];
-    for (let i = 0; i < paramCount; i++) {
-      const t = r.u8('parameter type');
-      const f = r.u8('parameter flags');
-      types.push({ type: t, unsigned: (f & 0x80) !== 0 });
-    }
-  } else if (previousTypes && previousTypes.length === paramCount) {
-    types = previousTypes;
-  } else {
-    throw new ProtocolError('COM_STMT_EXECUTE without parameter types, and none were bound before');
-  }
+  const types = readParamTypes(r, paramCount, bound === 1, previousTypes, 'COM_STMT_EXECUTE');
   const params: DecodedParam[] = [];
   for (let i = 0; i < paramCount; i++) {
     const t = types[i]!;
@@ -321,6 +309,24 @@ export interface BulkExecuteRequest {
 }
 
 /**
+ * The parameter types of an execute: sent with this command (type byte, flags byte with the unsigned bit, per
+ * parameter), or the ones bound by an earlier execute of the statement.
+ */
+function readParamTypes(r: Reader, paramCount: number, sent: boolean, previousTypes: ParamType[] | null, command: string): ParamType[] {
+  if (sent) {
+    const types: ParamType[] = [];
+    for (let i = 0; i < paramCount; i++) {
+      const t = r.u8('parameter type');
+      const f = r.u8('parameter flags');
+      types.push({ type: t, unsigned: (f & 0x80) !== 0 });
+    }
+    return types;
+  }
+  if (previousTypes && previousTypes.length === paramCount) return previousTypes;
+  throw new ProtocolError(`${command} without parameter types, and none were bound before`);
+}
+
+/**
  * Decodes MariaDB's COM_STMT_BULK_EXECUTE: statement id, flags, the parameter types (when SEND_TYPES_TO_SERVER),
  * then rows of parameters, each preceded by an indicator byte (0 value, 1 NULL, 2 DEFAULT, 3 IGNORE).
  */
@@ -328,19 +334,7 @@ export function decodeBulkExecute(payload: Buffer, paramCount: number, previousT
   const r = new Reader(payload, 1);
   const stmtId = r.u32('statement id');
   const flags = r.u16('bulk flags');
-  let types: ParamType[];
-  if (flags & BulkFlag.SEND_TYPES_TO_SERVER) {
-    types = [];
-    for (let i = 0; i < paramCount; i++) {
-      const t = r.u8('parameter type');
-      const f = r.u8('parameter flags');
-      types.push({ type: t, unsigned: (f & 0x80) !== 0 });
-    }
-  } else if (previousTypes && previousTypes.length === paramCount) {
-    types = previousTypes;
-  } else {
-    throw new ProtocolError('COM_STMT_BULK_EXECUTE without parameter types, and none were bound before');
-  }
+  const types = readParamTypes(r, paramCount, (flags & BulkFlag.SEND_TYPES_TO_SERVER) !== 0, previousTypes, 'COM_STMT_BULK_EXECUTE');
   const rows: DecodedParam[][] = [];
   if (paramCount === 0) return { stmtId, flags, types, rows };
   while (!r.atEnd()) {
