@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { ApprovalListeners } from '../approval-listeners.ts';
 import { limitOf } from '../options.ts';
 import type { Approval } from '../types.ts';
+import { inTransaction } from './tx.ts';
 
 const CHANNEL = 'agentgate_approvals';
 
@@ -44,53 +45,35 @@ export class PostgresApprovals {
   }
 
   async update(id: string, change: (a: Approval) => Approval | null): Promise<Approval | null> {
-    const c = await this.#pool().connect();
-    let next: Approval | null = null;
-    let version = 0;
-    try {
-      await c.query('BEGIN');
+    const done = await inTransaction(this.#pool(), async (c) => {
       const r = (await c.query('SELECT data, version FROM approvals WHERE id = $1 FOR UPDATE', [id])).rows[0];
-      if (r) next = change(JSON.parse(r.data) as Approval);
-      if (!r || !next) {
-        await c.query('ROLLBACK');
-        return null;
-      }
+      const next = r ? change(JSON.parse(r.data) as Approval) : null;
+      if (!r || !next) return null;
       if (next.id !== id) throw new Error(`updateApproval: the change returned approval ${next.id} for ${id}`);
-      version = Number(r.version) + 1;
+      const version = Number(r.version) + 1;
       await c.query('UPDATE approvals SET status = $2, version = $3, data = $4, updated_at = now() WHERE id = $1', [id, next.status, version, JSON.stringify(next)]);
       await c.query(`SELECT pg_notify('${CHANNEL}', $1)`, [JSON.stringify({ id, v: version })]);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
-    this.#listeners.emit(next, version);
-    return next;
+      return { next, version };
+    });
+    if (!done) return null;
+    this.#listeners.emit(done.next, done.version);
+    return done.next;
   }
 
   async expire(instanceId: string): Promise<Approval[]> {
-    const c = await this.#pool().connect();
     const now = new Date().toISOString();
-    const changed: [Approval, number][] = [];
-    try {
-      await c.query('BEGIN');
+    const changed = await inTransaction(this.#pool(), async (c) => {
+      const out: [Approval, number][] = [];
       const rows = (await c.query("SELECT data, version FROM approvals WHERE instance_id = $1 AND status = 'pending' FOR UPDATE", [instanceId])).rows;
       for (const r of rows) {
         const a: Approval = { ...(JSON.parse(r.data) as Approval), status: 'expired', decidedAt: now, reason: 'the gateway instance holding the statement restarted' };
         const v = Number(r.version) + 1;
         await c.query('UPDATE approvals SET status = $2, version = $3, data = $4, updated_at = now() WHERE id = $1', [a.id, a.status, v, JSON.stringify(a)]);
         await c.query(`SELECT pg_notify('${CHANNEL}', $1)`, [JSON.stringify({ id: a.id, v })]);
-        changed.push([a, v]);
+        out.push([a, v]);
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+      return out;
+    });
     for (const [a, v] of changed) this.#listeners.emit(a, v);
     return changed.map(([a]) => a);
   }

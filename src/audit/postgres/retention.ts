@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type pg from 'pg';
 import { encodePayload, signPayload, type PrunePayload } from '../chain.ts';
 import type { PruneOptions, PruneResult } from '../types.ts';
+import { inTransaction } from './tx.ts';
 
 export interface PruneContext {
   instanceId: string;
@@ -27,9 +28,7 @@ export async function prunePostgres(pool: pg.Pool, o: PruneOptions, ctx: PruneCo
             AND ((ended_at IS NOT NULL AND ended_at < $2) OR (ended_at IS NULL AND started_at < $2)) ORDER BY started_at LIMIT 500`, [policy, cutoff])).rows
           .map((r) => r.id as string).filter((id) => !ctx.isOpen(id) && !skip.has(id));
         if (!picked.length) break;
-        const c = await pool.connect();
-        try {
-          await c.query('BEGIN');
+        await inTransaction(pool, async (c) => {
           // Lock the rows, and skip any a concurrent prune (another instance) took first.
           const ids = (await c.query('SELECT id FROM sessions WHERE id = ANY($1::text[]) AND pruned IS NULL FOR UPDATE', [picked])).rows.map((r) => r.id as string);
           if (ids.length) {
@@ -48,13 +47,7 @@ export async function prunePostgres(pool: pg.Pool, o: PruneOptions, ctx: PruneCo
             out.sessions += ids.length;
             out.pruneRecords++;
           }
-          await c.query('COMMIT');
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => {});
-          throw err;
-        } finally {
-          c.release();
-        }
+        });
         skip = new Set(picked);
       }
     }

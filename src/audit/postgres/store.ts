@@ -16,6 +16,7 @@ import { PostgresApprovals } from './approvals.ts';
 import { prunePostgres } from './retention.ts';
 import { BATCH_SQL, POSTGRES_MIGRATIONS } from './schema.ts';
 import { postgresVerifySource } from './verify-source.ts';
+import { inTransaction } from './tx.ts';
 
 /**
  * The shared store: several gateway instances write one PostgreSQL database, each into its own chain stream (named
@@ -100,9 +101,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async #migrate(pool: pg.Pool): Promise<void> {
-    const c = await pool.connect();
-    try {
-      await c.query('BEGIN');
+    await inTransaction(pool, async (c) => {
       await c.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
       await c.query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
       const cur = Number((await c.query('SELECT coalesce(max(version), 0) AS v FROM schema_version')).rows[0].v);
@@ -111,13 +110,7 @@ export class PostgresAuditStore implements AuditStore {
         await c.query(POSTGRES_MIGRATIONS[v - 1]!);
         await c.query('INSERT INTO schema_version (version) VALUES ($1)', [v]);
       }
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async #loadHead(q: Q): Promise<void> {
