@@ -1,27 +1,19 @@
-import type { Plan } from '../chain-writer.ts';
+import type { Plan, SessionChange } from '../chain-writer.ts';
 
 /**
  * What the main thread sends the SQLite writer thread (writer-worker.ts), and what comes back. A batch is the plan
  * the chain writer made, flattened to what structured clone carries (Buffers arrive as Uint8Arrays).
  */
 
-export interface WireSession {
-  id: string;
+export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 'statements' | 'denied' | 'approvals' | 'kinds' | 'endedAt' | 'endCause'> & {
   /** Opened in this batch: insert (header is the chained header body), else update by deltas. */
   isNew: boolean;
-  header: string | null;
+  /** The index columns of a new session, from its start (null otherwise). */
   target: string | null;
   subject: string | null;
-  startedAt: string | null;
   policy: string | null;
   instanceId: string | null;
-  statements: number;
-  denied: number;
-  approvals: number;
-  kinds: number;
-  endedAt: string | null;
-  endCause: string | null;
-}
+};
 
 /**
  * The records of a batch, packed so that structured clone copies two buffers and two string arrays rather than four
