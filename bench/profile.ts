@@ -10,6 +10,7 @@
 //   --kind agentgate|nostore        the gateway as shipped, or with statement recording off (bench/gateway-nostore.ts)
 //   --keep FILE      copy the .cpuprofile there (open it in Chrome DevTools or speedscope)
 //   --interval US    sampling interval in µs (default 250)
+//   --threads-only   no V8 profile: only the CPU each thread of the gateway used (no profiler overhead)
 //   --root DIR       profile the gateway of another checkout (its bin/ and src/), e.g. a branch with a fix
 import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { PointSelect } from './cases/latency.ts';
 import { BenchClient } from './lib/client.ts';
 import { printSummary, summarize, type CpuProfile } from './lib/cpuprofile.ts';
 import { BenchEnv, repoRoot, type GatewayKind } from './lib/env.ts';
+import { threadCpu } from './lib/proc.ts';
 import { sysbench } from './lib/sysbench.ts';
 
 const args = process.argv.slice(2);
@@ -32,6 +34,7 @@ const top = Number(opt('--top', '30'));
 const kind = opt('--kind', 'agentgate') as GatewayKind;
 const keep = args.includes('--keep') ? resolve(opt('--keep', '')) : null;
 const interval = Number(opt('--interval', '250'));
+const threadsOnly = args.includes('--threads-only');
 const root = args.includes('--root') ? resolve(opt('--root', '.')) : undefined;
 if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore'].includes(kind)) {
   process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore] [--keep FILE]\n');
@@ -52,27 +55,37 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 let window: [number, number] = [0, 0];
 let profDir = '';
 let pid = 0;
+// CPU per thread over the measured window (the V8 profile samples the main thread only, by wall clock).
+let threadsAtStart = new Map<number, { name: string; seconds: number }>();
+let threadsAtEnd = threadsAtStart;
+let statements = 0;
 try {
   profDir = join(env.dir, 'profiles');
   mkdirSync(profDir, { recursive: true });
-  const g = await env.startGateway({ kind, root, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${interval}`] });
+  const g = await env.startGateway({ kind, root, nodeFlags: threadsOnly ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${interval}`] });
   pid = g.pid;
   log(`gateway (${kind}) pid ${pid}; load: ${load}`);
   if (load === 'sysbench') {
     const common = { tables: env.size.tables, tableSize: env.size.tableSize, conn: env.sysbenchConnArgs('agentgate') };
     await sysbench({ ...common, test, threads, seconds: 5 });
+    threadsAtStart = threadCpu(pid);
     window = [nowUs(), 0];
     const r = await sysbench({ ...common, test, threads, seconds });
     window[1] = nowUs();
+    threadsAtEnd = threadCpu(pid);
+    statements = r.qps * seconds;
     log(`sysbench ${test}, ${threads} threads: ${Math.round(r.qps).toLocaleString('en-US')} queries/s, p95 ${r.p95ms} ms`);
   } else if (load === 'latency') {
     const ps = await PointSelect.open(env, 'agentgate');
     await ps.run('text', 3000);
     const lat: number[] = [];
+    threadsAtStart = threadCpu(pid);
     window = [nowUs(), 0];
     const end = performance.now() + seconds * 1000;
     while (performance.now() < end) await ps.run('text', 500, lat);
     window[1] = nowUs();
+    threadsAtEnd = threadCpu(pid);
+    statements = lat.length;
     ps.close();
     lat.sort((a, b) => a - b);
     log(`single-row SELECT, one connection: ${lat.length.toLocaleString('en-US')} statements, p50 ${lat[lat.length >> 1]!.toFixed(0)} µs`);
@@ -82,31 +95,50 @@ try {
     window = [nowUs(), 0];
     const end = performance.now() + seconds * 1000;
     let n = 0;
+    threadsAtStart = threadCpu(pid);
     while (performance.now() < end || n === 0) {
       await c.query('SELECT id, name, email, ssn, city, note FROM people');
       n++;
     }
     window[1] = nowUs();
+    threadsAtEnd = threadCpu(pid);
+    statements = n;
     c.close();
     log(`streamed the 1M-row SELECT ${n} time(s)`);
   }
-  await env.stopGateway(true);
-  const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
-  if (!files.length) throw new Error('the gateway wrote no .cpuprofile');
-  // The main thread's profile is the one with thread id 0.
-  const main = files.find((f) => f.split('.')[4] === '0') ?? files[0]!;
-  const path = join(profDir, main);
-  const prof = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  let s = summarize(prof, root ?? repoRoot, window);
-  if (s.samples === 0) {
-    log('(no samples inside the measured window: the clocks disagree; showing the whole run)');
-    s = summarize(prof, root ?? repoRoot);
+  const byName = new Map<string, number>();
+  for (const [tid, t] of threadsAtEnd) {
+    const used = t.seconds - (threadsAtStart.get(tid)?.seconds ?? 0);
+    const name = tid === pid ? 'main thread' : t.name;
+    byName.set(name, (byName.get(name) ?? 0) + used);
   }
-  printSummary(s, top, (l) => process.stdout.write(l + '\n'));
-  if (keep) {
-    mkdirSync(dirname(keep), { recursive: true });
-    copyFileSync(path, keep);
-    log(`profile: ${keep}`);
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`CPU per thread in the measured window (${statements.toLocaleString('en-US')} ${load === 'stream' ? 'streams' : 'statements'}):\n`);
+  for (const [name, sec] of [...byName].sort((a, b) => b[1] - a[1])) {
+    if (sec <= 0) continue;
+    const per = statements ? ` ${((sec / statements) * 1e6).toFixed(1).padStart(9)} µs each` : '';
+    process.stdout.write(`  ${name.padEnd(16)} ${sec.toFixed(2).padStart(7)} s${per}\n`);
+  }
+  process.stdout.write(`  ${'all'.padEnd(16)} ${total.toFixed(2).padStart(7)} s${statements ? ` ${((total / statements) * 1e6).toFixed(1).padStart(9)} µs each` : ''}\n\n`);
+  await env.stopGateway(true);
+  if (!threadsOnly) {
+    const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+    if (!files.length) throw new Error('the gateway wrote no .cpuprofile');
+    // The main thread's profile is the one with thread id 0.
+    const main = files.find((f) => f.split('.')[4] === '0') ?? files[0]!;
+    const path = join(profDir, main);
+    const prof = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+    let s = summarize(prof, root ?? repoRoot, window);
+    if (s.samples === 0) {
+      log('(no samples inside the measured window: the clocks disagree; showing the whole run)');
+      s = summarize(prof, root ?? repoRoot);
+    }
+    printSummary(s, top, (l) => process.stdout.write(l + '\n'));
+    if (keep) {
+      mkdirSync(dirname(keep), { recursive: true });
+      copyFileSync(path, keep);
+      log(`profile: ${keep}`);
+    }
   }
 } finally {
   await env.stop();

@@ -1,6 +1,6 @@
 // What the kernel knows about a process: resident memory (now and peak), CPU time; and machine-wide CPU use, so a run
 // can say how much of the machine something else took while it measured.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -46,6 +46,29 @@ export function cpuSeconds(pid: number, children = false): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds per thread of a process, by thread id, with the thread's name (`comm`: node's main thread, its
+ * workers, the libuv pool "libuv-worker", V8's helpers…). Threads that ended are missing. */
+export function threadCpu(pid: number): Map<number, { name: string; seconds: number }> {
+  const out = new Map<number, { name: string; seconds: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / TICK });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Machine-wide busy and total CPU seconds since boot (all cores). */
