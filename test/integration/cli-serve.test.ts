@@ -2,7 +2,7 @@
 // SIGINT stop it gracefully with exit 0, and a bad configuration exits 2 naming the file and the key.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -61,6 +61,10 @@ describe('agentgate serve', () => {
       try {
         await until(s, /agentgate: API on (http:\/\/\S+)/);
         assert.match(s.stdout(), new RegExp(`agentgate: target app on 127\\.0\\.0\\.1:${parts.targetPort} \\(upstream ${upstream.host}:${upstream.port}\\)`));
+        // The process that was started is the one serving (so its signals reach the gateway), with V8's young
+        // generation capped.
+        const cmdline = readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8').split('\0');
+        assert.ok(cmdline.includes('--max-semi-space-size=4'), cmdline.join(' '));
         const health = await fetch(`http://127.0.0.1:${parts.apiPort}/healthz`);
         assert.equal(health.status, 200);
         assert.equal(((await health.json()) as { ok: boolean }).ok, true);
