@@ -201,7 +201,10 @@ export class BenchEnv {
     const apiPort = await freePort();
     const configFile = join(dir, 'agentgate.yaml');
     writeFileSync(configFile, this.gatewayYaml(dir, port, apiPort));
-    const script = kind === 'agentgate' ? ['bin/agentgate.js', 'serve', '--config', configFile] : ['bench/gateway-nostore.ts', '--config', configFile];
+    // The no-store gateway does not start through bin/agentgate.js: give it the launcher's young-generation cap.
+    const script = kind === 'agentgate'
+      ? ['bin/agentgate.js', 'serve', '--config', configFile]
+      : ['--max-semi-space-size=4', 'bench/gateway-nostore.ts', '--config', configFile];
     this.gateway = await spawnNode(kind, [...(o.nodeFlags ?? []), ...script], {
       port, cwd: o.root ?? this.gatewayRoot ?? repoRoot, logFile: join(dir, 'gateway.log'), env: { BENCH_DB_PASSWORD: DB_ACCOUNT.password, BENCH_AGENT_SECRET: SERVICE_ACCOUNT.password },
     });
