@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createPolicyEngine } from '../../src/policy/index.ts';
 import { buildApp, type ApiDeps, type ApiOptions } from '../../src/api/index.ts';
 import type { FastifyInstance } from 'fastify';
+import { binaryRow, column, textRow } from './audit.ts';
 
 /** Every secret the configuration holds: none of them may ever appear in an answer. */
 export const SECRETS = {
@@ -63,36 +64,7 @@ export function testConfig(dir: string): Config {
   });
 }
 
-// ---- rows as MySQL sends them ----
-
-function lenenc(b: Buffer): Buffer {
-  if (b.length < 251) return Buffer.concat([Buffer.from([b.length]), b]);
-  const h = Buffer.alloc(3);
-  h[0] = 0xfc;
-  h.writeUInt16LE(b.length, 1);
-  return Buffer.concat([h, b]);
-}
-
-export function textRow(cells: (string | null)[]): Buffer {
-  return Buffer.concat(cells.map((c) => (c === null ? Buffer.from([0xfb]) : lenenc(Buffer.from(c, 'utf8')))));
-}
-
-/** A binary row of (LONG, VAR_STRING) cells. */
-export function binaryRow(id: number, name: string | null): Buffer {
-  const bitmap = Buffer.alloc(1);
-  const parts: Buffer[] = [];
-  const idb = Buffer.alloc(4);
-  idb.writeInt32LE(id);
-  parts.push(idb);
-  if (name === null) bitmap[0] = 1 << 3;
-  else parts.push(lenenc(Buffer.from(name, 'utf8')));
-  return Buffer.concat([Buffer.from([0]), bitmap, ...parts]);
-}
-
-function col(name: string, type: number, masked: ColumnInfo['masked'] = null): ColumnInfo {
-  const numeric = type === 3;
-  return { name, db: 'shop', table: 'users', column: name, type, flags: 0, charset: numeric ? 63 : 45, decimals: 0, masked };
-}
+const col = (name: string, type: number, masked: ColumnInfo['masked'] = null): ColumnInfo => column(name, type, { db: 'shop', masked });
 
 export const USERS = [col('id', 3), col('email', 253, 'partial'), col('name', 253)];
 
@@ -153,7 +125,7 @@ export async function fill(store: AuditStore): Promise<Filled> {
   await store.append(ev(ids.recent, 3, 4, {
     type: 'execute', stmtId: 1, sql: 'SELECT id, name FROM shop.users WHERE id = ?', params: [{ type: 'LONGLONG', value: 7 }],
     kinds: ['select'], decision: allow, durationMs: 0.9,
-    result: { columns: [USERS[0]!, USERS[2]!], rows: { format: 'binary', payloads: [binaryRow(7, 'Grace')] }, rowCount: 1 },
+    result: { columns: [USERS[0]!, USERS[2]!], rows: { format: 'binary', payloads: [binaryRow([USERS[0]!, USERS[2]!], [7, 'Grace'])] }, rowCount: 1 },
   }));
 
   const byAgent = approval('ap-agent', 'agent');
