@@ -192,38 +192,28 @@ export class RowMasker implements ResultMasker {
   maskRowFramed(payload: Buffer): Buffer | null | undefined {
     if (this.binary) return undefined;
     const spans = scanTextRow(payload, this.inCols.length, this.spans);
-    const work = this.work;
-    const repl = this.repl;
-    let changed = false;
-    for (let w = 0; w < work.length; w++) {
-      const i = work[w]!;
-      const s = spans[2 * i]!;
-      if (s < 0) continue;
-      const e = spans[2 * i + 1]!;
-      const m = this.mode[i];
-      let r: Replacement | undefined;
-      if (m === MASKED) r = this.maskCell(payload, s, e, i);
-      else if (m === DETECT_TEXT) r = this.detectText(payload, s, e, i);
-      else r = this.detectTextInt(payload, s, e);
-      if (r !== undefined) {
-        repl[i] = r;
-        changed = true;
-      }
-    }
-    if (!changed) return null;
-    let out = rebuildTextRowFramed(payload, spans, repl);
+    if (!this.replaceCells(payload, spans)) return null;
+    let out = rebuildTextRowFramed(payload, spans, this.repl);
     if (out === null) {
-      const row = rebuildTextRow(payload, spans, repl);
+      const row = rebuildTextRow(payload, spans, this.repl);
       out = Buffer.allocUnsafe(4 + row.length);
       out.writeUIntLE(row.length, 0, 3);
       row.copy(out, 4);
     }
-    for (let w = 0; w < work.length; w++) repl[work[w]!] = undefined;
+    this.clearReplacements();
     return out;
   }
 
   maskRow(payload: Buffer): Buffer | null {
     const spans = this.binary ? scanBinaryRow(payload, this.inCols, this.spans) : scanTextRow(payload, this.inCols.length, this.spans);
+    if (!this.replaceCells(payload, spans)) return null;
+    const out = this.binary ? rebuildBinaryRow(payload, this.outCols, spans, this.repl) : rebuildTextRow(payload, spans, this.repl);
+    this.clearReplacements();
+    return out;
+  }
+
+  /** Fills `repl` with the replacement of every cell that changes; false when none does. */
+  private replaceCells(payload: Buffer, spans: Int32Array): boolean {
     const work = this.work;
     const repl = this.repl;
     let changed = false;
@@ -242,10 +232,11 @@ export class RowMasker implements ResultMasker {
         changed = true;
       }
     }
-    if (!changed) return null;
-    const out = this.binary ? rebuildBinaryRow(payload, this.outCols, spans, repl) : rebuildTextRow(payload, spans, repl);
-    for (let w = 0; w < work.length; w++) repl[work[w]!] = undefined;
-    return out;
+    return changed;
+  }
+
+  private clearReplacements(): void {
+    for (let w = 0; w < this.work.length; w++) this.repl[this.work[w]!] = undefined;
   }
 
   // ---- masked columns ----
