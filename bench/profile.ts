@@ -7,17 +7,20 @@
 //   --load sysbench|latency|stream   default sysbench
 //   --test NAME      sysbench test (default oltp_read_only)      --threads N   default 8
 //   --seconds N      measured seconds (default 20)                --top N       default 30
-//   --kind agentgate|nostore        the gateway as shipped, or with statement recording off (bench/gateway-nostore.ts)
+//   --kind agentgate|nostore|relay  the gateway as shipped, or with statement recording off (bench/gateway-nostore.ts),
+//                    or the bare relay (bench/relay.ts) for comparison (implies --threads-only)
 //   --keep FILE      copy the .cpuprofile there (open it in Chrome DevTools or speedscope)
 //   --interval US    sampling interval in µs (default 250)
 //   --threads-only   no V8 profile: only the CPU each thread of the gateway used (no profiler overhead)
 //   --root DIR       profile the gateway of another checkout (its bin/ and src/), e.g. a branch with a fix
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+//   --mode text|prepared   for --load latency: COM_QUERY texts (default) or a prepared statement
+//   --node-flag FLAG a flag for the gateway's node (repeatable), e.g. --node-flag=--single-threaded-gc
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PointSelect } from './cases/latency.ts';
 import { BenchClient } from './lib/client.ts';
 import { printSummary, summarize, type CpuProfile } from './lib/cpuprofile.ts';
-import { BenchEnv, repoRoot, type GatewayKind } from './lib/env.ts';
+import { BenchEnv, repoRoot, type GatewayKind, type Path } from './lib/env.ts';
 import { threadCpu } from './lib/proc.ts';
 import { sysbench } from './lib/sysbench.ts';
 
@@ -31,13 +34,16 @@ const test = opt('--test', 'oltp_read_only');
 const threads = Number(opt('--threads', '8'));
 const seconds = Number(opt('--seconds', '20'));
 const top = Number(opt('--top', '30'));
-const kind = opt('--kind', 'agentgate') as GatewayKind;
+const kind = opt('--kind', 'agentgate') as GatewayKind | 'relay';
+const path: Path = kind === 'relay' ? 'relay' : 'agentgate';
 const keep = args.includes('--keep') ? resolve(opt('--keep', '')) : null;
 const interval = Number(opt('--interval', '250'));
-const threadsOnly = args.includes('--threads-only');
+const threadsOnly = args.includes('--threads-only') || kind === 'relay';
 const root = args.includes('--root') ? resolve(opt('--root', '.')) : undefined;
-if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore'].includes(kind)) {
-  process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore] [--keep FILE]\n');
+const mode = opt('--mode', 'text') as 'text' | 'prepared';
+const nodeFlags = args.filter((a) => a.startsWith('--node-flag=')).map((a) => a.slice('--node-flag='.length));
+if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore', 'relay'].includes(kind) || !['text', 'prepared'].includes(mode)) {
+  process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore|relay] [--keep FILE] [--mode text|prepared] [--node-flag=FLAG]…\n');
   process.exit(2);
 }
 
@@ -62,11 +68,11 @@ let statements = 0;
 try {
   profDir = join(env.dir, 'profiles');
   mkdirSync(profDir, { recursive: true });
-  const g = await env.startGateway({ kind, root, nodeFlags: threadsOnly ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${interval}`] });
+  const g = kind === 'relay' ? await env.startRelay() : await env.startGateway({ kind, root, nodeFlags: threadsOnly ? nodeFlags : [...nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${interval}`] });
   pid = g.pid;
   log(`gateway (${kind}) pid ${pid}; load: ${load}`);
   if (load === 'sysbench') {
-    const common = { tables: env.size.tables, tableSize: env.size.tableSize, conn: env.sysbenchConnArgs('agentgate') };
+    const common = { tables: env.size.tables, tableSize: env.size.tableSize, conn: env.sysbenchConnArgs(path) };
     await sysbench({ ...common, test, threads, seconds: 5 });
     threadsAtStart = threadCpu(pid);
     window = [nowUs(), 0];
@@ -76,21 +82,21 @@ try {
     statements = r.qps * seconds;
     log(`sysbench ${test}, ${threads} threads: ${Math.round(r.qps).toLocaleString('en-US')} queries/s, p95 ${r.p95ms} ms`);
   } else if (load === 'latency') {
-    const ps = await PointSelect.open(env, 'agentgate');
-    await ps.run('text', 3000);
+    const ps = await PointSelect.open(env, path);
+    await ps.run(mode, 3000);
     const lat: number[] = [];
     threadsAtStart = threadCpu(pid);
     window = [nowUs(), 0];
     const end = performance.now() + seconds * 1000;
-    while (performance.now() < end) await ps.run('text', 500, lat);
+    while (performance.now() < end) await ps.run(mode, 500, lat);
     window[1] = nowUs();
     threadsAtEnd = threadCpu(pid);
     statements = lat.length;
     ps.close();
     lat.sort((a, b) => a - b);
-    log(`single-row SELECT, one connection: ${lat.length.toLocaleString('en-US')} statements, p50 ${lat[lat.length >> 1]!.toFixed(0)} µs`);
+    log(`single-row SELECT (${mode}), one connection: ${lat.length.toLocaleString('en-US')} statements, p50 ${lat[lat.length >> 1]!.toFixed(0)} µs`);
   } else {
-    const c = await BenchClient.connect(env.endpoint('agentgate'), { database: 'bench' });
+    const c = await BenchClient.connect(env.endpoint(path), { database: 'bench' });
     await c.query('SELECT id, name, email, ssn, city, note FROM people LIMIT 100000');
     window = [nowUs(), 0];
     const end = performance.now() + seconds * 1000;
@@ -124,8 +130,12 @@ try {
   if (!threadsOnly) {
     const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
     if (!files.length) throw new Error('the gateway wrote no .cpuprofile');
-    // The main thread's profile is the one with thread id 0.
-    const main = files.find((f) => f.split('.')[4] === '0') ?? files[0]!;
+    // The main thread's profile is the one with thread id 0. The launcher re-executes itself in the same process
+    // (same pid) to set V8 flags, and the first image writes a short profile of its own as it goes: take the
+    // main-thread profile written last.
+    const mains = files.filter((f) => f.split('.')[4] === '0');
+    const byAge = (mains.length ? mains : files).map((f) => ({ f, t: statSync(join(profDir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
+    const main = byAge[byAge.length - 1]!.f;
     const path = join(profDir, main);
     const prof = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
     let s = summarize(prof, root ?? repoRoot, window);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { classify, ClassifierCache } from './classify.ts';
+import { classify } from './classify.ts';
 import type { ServerFlavor } from './types.ts';
 
 const MARIA: ServerFlavor = { version: 101119, mariadb: true };
@@ -110,30 +110,7 @@ test('deep nesting does not crash', () => {
   assert.deepEqual(c.kinds, ['select']);
 });
 
-test('the cache returns the same frozen result, keyed by flavor too, within its bound', () => {
-  const cache = new ClassifierCache({ maxEntries: 3 });
-  const a = cache.classify('SELECT 1', MARIA);
-  assert.equal(cache.classify('SELECT 1', MARIA), a);
-  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.statements[0]));
-  const mysql = cache.classify('/*!50700 DROP TABLE t */', { version: 80036, mariadb: false });
-  assert.deepEqual(mysql.kinds, ['drop']);
-  assert.deepEqual(cache.classify('/*!50700 DROP TABLE t */', MARIA).kinds, []);
-  cache.classify('SELECT 2', MARIA);
-  cache.classify('SELECT 3', MARIA);
-  assert.ok(cache.entries <= 3);
-  assert.notEqual(cache.classify('SELECT 1', MARIA), a); // evicted, recomputed
-  assert.equal(cache.hits, 1);
-});
-
-test('property: classify never throws, and cached equals uncached', () => {
-  const piece = fc.constantFrom('SELECT', 'DELETE', 'FROM', 'users', 'WHERE', 'id', '=', '1', "'x'", '(', ')', ',', ';',
-    '/*!50000', '*/', 'UNION', 'JOIN', 'ON', 'BEGIN', 'END', 'IF', 'PREPARE s FROM', 'WITH', 'AS', '*', '.', 'OR', 'x');
-  const cache = new ClassifierCache({ maxEntries: 50 });
-  fc.assert(fc.property(fc.array(piece, { maxLength: 25 }).map((a) => a.join(' ')), (sql) => {
-    const c = classify(sql, MARIA);
-    assert.ok(Array.isArray(c.kinds));
-    assert.deepEqual(cache.classify(sql, MARIA), c);
-  }), { numRuns: 3000 });
+test('property: classify never throws', () => {
   fc.assert(fc.property(fc.string({ maxLength: 150 }), (sql) => {
     classify(sql, MARIA);
   }), { numRuns: 2000 });

@@ -20,6 +20,16 @@ export function classify(sql: string, flavor: ServerFlavor): Classification {
   return classifyAt(sql, flavor, 0);
 }
 
+/**
+ * classify() of a text already tokenized with this flavor, for callers that looked at the tokens first (the cache).
+ * Only for a text whose strings hold no backslash or whose flavor knows the sql_mode: otherwise classify() also
+ * reads it the other way, which this does not.
+ */
+export function classifyTokenized(sql: string, flavor: ServerFlavor, lx: LexResult): Classification {
+  if (flavor.noBackslashEscapes === undefined && lx.backslashInString) throw new Error('classifyTokenized: the text needs both readings');
+  return classifyLexed(sql, flavor, lx, 0);
+}
+
 function classifyAt(sql: string, flavor: ServerFlavor, depth: number): Classification {
   const lx = tokenize(sql, flavor);
   const c = classifyLexed(sql, flavor, lx, depth);
@@ -301,102 +311,6 @@ function flatten(sql: string, flavor: ServerFlavor, lx: LexResult, from: number,
     }
   }
   return out;
-}
-
-export interface ClassifierCacheOptions {
-  /** Most entries kept (default 10,000). */
-  maxEntries?: number;
-  /** Texts longer than this are classified but not cached (default 16 KiB). */
-  maxTextLength?: number;
-}
-
-function flavorKey(f: ServerFlavor): string {
-  return `${f.version}|${f.mariadb ? 1 : 0}|${f.noBackslashEscapes === undefined ? '' : f.noBackslashEscapes ? 1 : 0}|${f.ansiQuotes ? 1 : 0}`;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
-}
-
-/**
- * An LRU-cached classify, keyed by (flavor, exact text). Results are deeply frozen and shared between callers.
- * Keyed by text rather than fingerprint on purpose: a classification carries the statement texts and can depend
- * on literals (see Classification.literalDependent); a decision cache keyed by fingerprint belongs to the policy
- * layer, and only for classifications with literalDependent false.
- */
-export class ClassifierCache {
-  readonly maxEntries: number;
-  readonly maxTextLength: number;
-  private readonly byFlavor = new Map<string, Map<string, Classification>>();
-  private lastFlavor: ServerFlavor | null = null;
-  private lastMap: Map<string, Classification> | null = null;
-  private size = 0;
-  hits = 0;
-  misses = 0;
-
-  constructor(opts: ClassifierCacheOptions = {}) {
-    this.maxEntries = opts.maxEntries ?? 10_000;
-    this.maxTextLength = opts.maxTextLength ?? 16 * 1024;
-  }
-
-  classify(sql: string, flavor: ServerFlavor): Classification {
-    if (sql.length > this.maxTextLength) return classify(sql, flavor);
-    let map: Map<string, Classification>;
-    if (flavor === this.lastFlavor && this.lastMap !== null) {
-      map = this.lastMap;
-    } else {
-      const key = flavorKey(flavor);
-      let m = this.byFlavor.get(key);
-      if (m === undefined) {
-        m = new Map();
-        this.byFlavor.set(key, m);
-      }
-      map = m;
-      this.lastFlavor = flavor;
-      this.lastMap = m;
-    }
-    const hit = map.get(sql);
-    if (hit !== undefined) {
-      this.hits++;
-      // Refresh recency: a Map iterates in insertion order, so re-inserting makes it the newest.
-      map.delete(sql);
-      map.set(sql, hit);
-      return hit;
-    }
-    this.misses++;
-    const c = deepFreeze(classify(sql, flavor));
-    map.set(sql, c);
-    this.size++;
-    if (this.size > this.maxEntries) this.evict();
-    return c;
-  }
-
-  private evict(): void {
-    // Oldest entries first, taken from the largest map (flavors are few; usually there is one).
-    while (this.size > this.maxEntries) {
-      let largest: Map<string, Classification> | null = null;
-      for (const m of this.byFlavor.values()) if (largest === null || m.size > largest.size) largest = m;
-      if (largest === null || largest.size === 0) return;
-      const oldest = largest.keys().next().value as string;
-      largest.delete(oldest);
-      this.size--;
-    }
-  }
-
-  get entries(): number {
-    return this.size;
-  }
-
-  clear(): void {
-    this.byFlavor.clear();
-    this.lastFlavor = null;
-    this.lastMap = null;
-    this.size = 0;
-  }
 }
 
 export type { Segment };

@@ -1,6 +1,7 @@
 // The public surface of src/sql: pure functions, no I/O.
-export { classify, ClassifierCache } from './classify.ts';
-export type { ClassifierCacheOptions } from './classify.ts';
+export { classify } from './classify.ts';
+export { ClassifierCache } from './cache.ts';
+export type { ClassifierCacheOptions } from './cache.ts';
 export { tokenize, stringValue } from './lexer.ts';
 export type { Token, TokenType, LexResult } from './lexer.ts';
 export { splitStatements } from './split.ts';

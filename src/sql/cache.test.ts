@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ClassifierCache } from './cache.ts';
+import { classify } from './classify.ts';
+import type { ServerFlavor } from './types.ts';
+
+const MARIA: ServerFlavor = { version: 101119, mariadb: true };
+
+test('the cache returns the same frozen result, keyed by flavor too, within its bound', () => {
+  const cache = new ClassifierCache({ maxEntries: 3 });
+  const a = cache.classify('SELECT 1', MARIA);
+  assert.equal(cache.classify('SELECT 1', MARIA), a);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.statements[0]));
+  const mysql = cache.classify('/*!50700 DROP TABLE t */', { version: 80036, mariadb: false });
+  assert.deepEqual(mysql.kinds, ['drop']);
+  assert.deepEqual(cache.classify('/*!50700 DROP TABLE t */', MARIA).kinds, []);
+  cache.classify('SELECT 2', MARIA);
+  cache.classify('SELECT 3', MARIA);
+  assert.ok(cache.entries <= 2 * 3, `${cache.entries} entries`);
+  assert.notEqual(cache.classify('SELECT 1', MARIA), a); // evicted, recomputed
+  assert.equal(cache.hits, 1);
+});
+
+test('a bounded cache keeps what is used: 100,000 texts through a cache of 1,000', () => {
+  const cache = new ClassifierCache({ maxEntries: 1000 });
+  const hot = cache.classify('SELECT name FROM users WHERE id = 1', MARIA);
+  for (let i = 0; i < 100_000; i++) {
+    cache.classify(`UPDATE t${i} SET a = b`, MARIA);
+    if (i % 100 === 0) assert.equal(cache.classify('SELECT name FROM users WHERE id = 1', MARIA), hot);
+  }
+  assert.ok(cache.entries <= 2 * 1000, `${cache.entries} entries`);
+});
+
+test('texts that differ only in literals share a classification, each with its own text', () => {
+  const cache = new ClassifierCache();
+  const a = cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 17', MARIA);
+  const b = cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA);
+  assert.equal(cache.shapeHits, 1);
+  assert.equal(b.statements[0]!.text, 'SELECT c, pad FROM sbtest1 WHERE id = 18');
+  assert.deepEqual(b, classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA));
+  assert.equal(b.statements[0]!.outputColumns, a.statements[0]!.outputColumns);
+  assert.ok(Object.isFrozen(b) && Object.isFrozen(b.statements) && Object.isFrozen(b.statements[0]));
+  // The same text again is an exact hit: the same object.
+  assert.equal(cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA), b);
+  // Another kind of literal, other spacing, a comment: another shape.
+  cache.classify("SELECT c, pad FROM sbtest1 WHERE id = '19'", MARIA);
+  cache.classify('SELECT c, pad FROM sbtest1 WHERE id =  20', MARIA);
+  cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 21 -- x', MARIA);
+  cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 2.5', MARIA);
+  assert.equal(cache.shapeHits, 1);
+});
+
+test('a classification a literal decided, or that holds a literal, is not shared by shape', () => {
+  const pairs: [string, string][] = [
+    ['DELETE FROM t WHERE 1 = 1', 'DELETE FROM t WHERE 1 = 2'], // unbounded or not
+    ['UPDATE t SET a = 1 WHERE 1', 'UPDATE t SET a = 1 WHERE 0'],
+    ['SELECT a FROM t ORDER BY 1', 'SELECT a FROM t ORDER BY 2'],
+    ['DELETE FROM t LIMIT 0', 'DELETE FROM t LIMIT 10'],
+    ["PREPARE s FROM 'SELECT 1'", "PREPARE s FROM 'DROP TABLE users'"],
+    ["SELECT 'abc' FROM t", "SELECT 'def' FROM t"], // the name is the literal
+    ["SELECT ssn AS 'x' FROM users", "SELECT ssn AS 'y' FROM users"], // the alias is the literal
+    ["SELECT ssn 'x' FROM users", "SELECT ssn 'y' FROM users"],
+    ['SELECT 1 + a FROM t', 'SELECT 2 + a FROM t'],
+    ["SELECT a FROM t WHERE b = 'it''s'", "SELECT a FROM t WHERE b = 'x\\'; DROP TABLE t; -- '"],
+    ["SELECT a FROM t INTO OUTFILE '/tmp/a'", "SELECT a FROM t INTO OUTFILE '/tmp/b'"],
+    ['SELECT 1; SELECT 2', 'SELECT 3; SELECT 4'],
+  ];
+  for (const [x, y] of pairs) {
+    const cache = new ClassifierCache();
+    cache.classify(x, MARIA);
+    const got = cache.classify(y, MARIA);
+    assert.deepEqual(got, classify(y, MARIA), y);
+    assert.equal(cache.shapeHits, 0, `${y} came from the shape of ${x}`);
+  }
+});
+
+// Statements with literal slots: every fill must classify through the cache exactly as classify() does.
+const literal = fc.oneof(
+  fc.integer({ min: -5, max: 100_000 }).map(String),
+  fc.constantFrom('0', '1', '2', '1.5', '.5', '1e3', '0x41', "X'4142'", "B'01'", '0b1', 'TRUE', 'NULL', "''", "N'x'", "_utf8mb4'x'", "'1'", "'a''b'", "'a\\'b'", '"dq"'),
+  fc.string({ maxLength: 6 }).map((s) => `'${s.replace(/'/g, "''").replace(/\\/g, '\\\\')}'`),
+);
+const col = fc.constantFrom('a', 'b', 'ssn', 't.a', 'u.email', '`c 1`', '*', 't.*');
+const item = fc.oneof(col, literal, fc.tuple(col, literal).map(([c, l]) => `${c} + ${l}`), fc.tuple(col, literal).map(([c, l]) => `CONCAT(${c}, ${l})`),
+  fc.tuple(col, literal).map(([c, l]) => `${c} AS ${l}`), fc.tuple(col, literal).map(([c, l]) => `${c} ${l}`), fc.tuple(literal, col).map(([l, c]) => `${l} AS ${c.replace(/[.*`\s]/g, '') || 'x'}`));
+const cond = fc.oneof(fc.tuple(col, literal).map(([c, l]) => `${c} = ${l}`), fc.tuple(literal, literal).map(([l, m]) => `${l} = ${m}`), literal,
+  fc.tuple(col, fc.array(literal, { minLength: 1, maxLength: 3 })).map(([c, ls]) => `${c} IN (${ls.join(', ')})`), fc.tuple(col, literal, literal).map(([c, l, m]) => `${c} BETWEEN ${l} AND ${m}`));
+const tail = fc.oneof(fc.constant(''), literal.map((l) => ` LIMIT ${l}`), literal.map((l) => ` ORDER BY ${l}`), fc.tuple(literal, literal).map(([l, m]) => ` LIMIT ${l}, ${m}`), literal.map((l) => ` INTO OUTFILE ${l}`));
+const template = fc.oneof(
+  fc.tuple(fc.array(item, { minLength: 1, maxLength: 3 }), fc.option(cond), tail).map(([items, w, t]) => `SELECT ${items.join(', ')} FROM t JOIN users u ON u.id = t.id${w ? ` WHERE ${w}` : ''}${t}`),
+  fc.tuple(fc.option(cond), tail).map(([w, t]) => `DELETE FROM t${w ? ` WHERE ${w}` : ''}${t.includes('OUTFILE') ? '' : t}`),
+  fc.tuple(literal, fc.option(cond)).map(([l, w]) => `UPDATE t SET a = ${l}${w ? ` WHERE ${w}` : ''}`),
+  fc.array(fc.tuple(literal, literal), { minLength: 1, maxLength: 3 }).map((rows) => `INSERT INTO t (a, b) VALUES ${rows.map(([x, y]) => `(${x}, ${y})`).join(', ')}`),
+  fc.tuple(literal, item).map(([l, i]) => `INSERT INTO t (a) SELECT ${i} FROM u WHERE u.b = ${l}`),
+  fc.tuple(literal, literal).map(([l, m]) => `PREPARE s FROM ${l}; SELECT ${m}`),
+);
+
+test('property: through the cache, every text classifies as classify() says, whatever came before', () => {
+  const flavors: ServerFlavor[] = [MARIA, { ...MARIA, noBackslashEscapes: true }, { ...MARIA, noBackslashEscapes: false }];
+  const cache = new ClassifierCache({ maxEntries: 200 });
+  fc.assert(fc.property(template, fc.constantFrom(...flavors), (sql, flavor) => {
+    // Fill the same template's literal positions differently: digits to other digits, string contents to others.
+    const variants = [sql, sql.replace(/\d/g, (d) => String((Number(d) + 3) % 10)), sql.replace(/'([^']*)'/g, "'z$1'"), sql.replace(/\b1\b/g, '0')];
+    for (const v of variants) assert.deepEqual(cache.classify(v, flavor), classify(v, flavor), v);
+  }), { numRuns: 3000 });
+  assert.ok(cache.shapeHits > 500, `${cache.shapeHits} shape hits`);
+});
+
+test('property: random token soup classifies through the cache as classify() says', () => {
+  const piece = fc.constantFrom('SELECT', 'DELETE', 'FROM', 'users', 'WHERE', 'id', '=', '1', '2', "'x'", "'y'", '(', ')', ',', ';',
+    '/*!50000', '*/', 'UNION', 'JOIN', 'ON', 'BEGIN', 'END', 'IF', 'PREPARE s FROM', 'WITH', 'AS', '*', '.', 'OR', 'x', 'LIMIT', 'ORDER BY');
+  const cache = new ClassifierCache({ maxEntries: 50 });
+  fc.assert(fc.property(fc.array(piece, { maxLength: 25 }).map((a) => a.join(' ')), (sql) => {
+    assert.deepEqual(cache.classify(sql, MARIA), classify(sql, MARIA));
+  }), { numRuns: 5000 });
+});
