@@ -8,6 +8,7 @@ import { LoginRefused } from '../identity/types.ts';
 import type { PolicyContext, PolicyEngine, ResultMasker, StatementDecision } from '../policy/types.ts';
 import type { ColumnDefinition } from '../protocol/columns.ts';
 import type { Classification, ServerFlavor } from '../sql/types.ts';
+import { shapeRepresentative } from '../sql/index.ts';
 import { Com, Status } from '../protocol/constants.ts';
 import { decodeBulkExecute, decodeChangeUser, decodeCommand, decodeExecute, commandName, type Command } from '../protocol/commands.ts';
 import { encodeErr } from '../protocol/packets.ts';
@@ -580,12 +581,15 @@ export class Session {
 
   /**
    * A ResultMasker keeps no state between rows, so the one made for a statement's result is reused while
-   * the statement, result index, protocol, policy, current schema and column definitions are the same.
+   * the statement, result index, protocol, policy, current schema and column definitions are the same. Texts
+   * that differ only in literals count as the same statement when the classifier gave them one shape (a masker
+   * depends on the tables and the output columns' lineage, never on the text).
    */
   private readonly maskers = new WeakMap<Classification, MaskerEntry[]>();
 
-  private cachedMasker(p: PolicyConfig, columns: ColumnDefinition[], cls: Classification | null, index: number, ctx: PolicyContext, binary: boolean): ResultMasker | null {
-    if (!cls) return this.ctx.policy.masker(p, columns, cls, index, ctx, binary);
+  private cachedMasker(p: PolicyConfig, columns: ColumnDefinition[], statement: Classification | null, index: number, ctx: PolicyContext, binary: boolean): ResultMasker | null {
+    if (!statement) return this.ctx.policy.masker(p, columns, statement, index, ctx, binary);
+    const cls = shapeRepresentative(statement);
     let list = this.maskers.get(cls);
     if (list) {
       for (const e of list) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ClassifierCache } from './cache.ts';
+import { ClassifierCache, shapeRepresentative } from './cache.ts';
 import { classify } from './classify.ts';
 import type { ServerFlavor } from './types.ts';
 
@@ -49,6 +49,11 @@ test('texts that differ only in literals share a classification, each with its o
   cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 21 -- x', MARIA);
   cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 2.5', MARIA);
   assert.equal(cache.shapeHits, 1);
+  // What depends only on tables and lineage can be kept once per shape.
+  assert.equal(shapeRepresentative(b), a);
+  assert.equal(shapeRepresentative(a), a);
+  const other = cache.classify('SELECT c FROM sbtest1 WHERE id = 18', MARIA);
+  assert.equal(shapeRepresentative(other), other);
 });
 
 test('a classification a literal decided, or that holds a literal, is not shared by shape', () => {

@@ -218,10 +218,24 @@ function shapeEntry(c: Classification, sql: string, lx: LexResult, flavor: Serve
   return { cls: c, first: segs[0]!.first, last: segs[0]!.last };
 }
 
+/** Classifications made by shape → the one they were made from. */
+const madeFrom = new WeakMap<Classification, Classification>();
+
+/**
+ * The classification `c` was made from by shape (see ClassifierCache), or `c` itself: the two are equal in
+ * everything but their statement texts. What depends only on the rest (which tables, which output columns come
+ * from where) can be kept once for all texts of a shape, keyed by this.
+ */
+export function shapeRepresentative(c: Classification): Classification {
+  return madeFrom.get(c) ?? c;
+}
+
 /** The entry's classification with this text's statement text. */
 function withText(e: ShapeEntry, sql: string, lx: LexResult): Classification {
   const toks = lx.tokens;
   const text = expandedSlice(sql, lx.cuts, toks[e.first]!.start, toks[e.last - 1]!.end).trim();
   const st: StatementInfo = Object.freeze({ ...e.cls.statements[0]!, text });
-  return Object.freeze({ ...e.cls, statements: Object.freeze([st]) as StatementInfo[] });
+  const c = Object.freeze({ ...e.cls, statements: Object.freeze([st]) as StatementInfo[] });
+  madeFrom.set(c, e.cls);
+  return c;
 }
