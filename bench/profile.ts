@@ -14,7 +14,7 @@
 //   --threads-only   no V8 profile: only the CPU each thread of the gateway used (no profiler overhead)
 //   --root DIR       profile the gateway of another checkout (its bin/ and src/), e.g. a branch with a fix
 //   --mode text|prepared   for --load latency: COM_QUERY texts (default) or a prepared statement
-//   --node-flag FLAG a flag for the gateway's node (repeatable), e.g. --node-flag=--single-threaded-gc
+//   --node-flag=FLAG a flag for the gateway's node (repeatable), e.g. --node-flag=--single-threaded-gc
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PointSelect } from './cases/latency.ts';
