@@ -2,7 +2,7 @@
 import { stringValue, tokenize } from './lexer.ts';
 import type { LexResult, Token } from './lexer.ts';
 import { classify, classifyTokenized } from './classify.ts';
-import { expandedSlice, splitTokens } from './split.ts';
+import { splitTokens, tokenRangeText } from './split.ts';
 import type { Classification, ServerFlavor, StatementInfo, StatementKind } from './types.ts';
 
 export interface ClassifierCacheOptions {
@@ -68,15 +68,10 @@ export class ClassifierCache {
       return hit;
     }
     const lx = tokenize(sql, flavor);
-    if (lx.error || (lx.backslashInString && flavor.noBackslashEscapes === undefined)) {
-      // Not by shape: unterminated, or the text must be read both ways (classify does that).
-      this.misses++;
-      const c = deepFreeze(classify(sql, flavor));
-      texts.set(sql, c);
-      return c;
-    }
-    const shape = shapeOf(sql, lx.tokens);
-    const entry = this.lastShapes.get(shape);
+    // Not by shape: an unterminated text, or one that classify() reads both ways (a backslash in a string and an
+    // unknown sql_mode).
+    const shape = lx.error || (lx.backslashInString && flavor.noBackslashEscapes === undefined) ? null : shapeOf(sql, lx.tokens);
+    const entry = shape === null ? undefined : this.lastShapes.get(shape);
     let c: Classification;
     if (entry !== undefined) {
       this.shapeHits++;
@@ -84,8 +79,8 @@ export class ClassifierCache {
     } else {
       this.misses++;
       c = deepFreeze(classifyTokenized(sql, flavor, lx));
-      const e = shapeEntry(c, sql, lx, flavor);
-      if (e) this.lastShapes.set(shape, e);
+      const e = shape === null ? null : shapeEntry(c, sql, lx, flavor);
+      if (shape !== null && e !== null) this.lastShapes.set(shape, e);
     }
     texts.set(sql, c);
     return c;
@@ -232,8 +227,7 @@ export function shapeRepresentative(c: Classification): Classification {
 
 /** The entry's classification with this text's statement text. */
 function withText(e: ShapeEntry, sql: string, lx: LexResult): Classification {
-  const toks = lx.tokens;
-  const text = expandedSlice(sql, lx.cuts, toks[e.first]!.start, toks[e.last - 1]!.end).trim();
+  const text = tokenRangeText(sql, lx, e.first, e.last);
   const st: StatementInfo = Object.freeze({ ...e.cls.statements[0]!, text });
   const c = Object.freeze({ ...e.cls, statements: Object.freeze([st]) as StatementInfo[] });
   madeFrom.set(c, e.cls);

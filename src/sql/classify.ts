@@ -3,7 +3,7 @@
 // are flattened into the simple statements and conditions they contain.
 import { tokenize } from './lexer.ts';
 import type { LexResult, Token } from './lexer.ts';
-import { expandedSlice, splitTokens } from './split.ts';
+import { splitTokens, tokenRangeText } from './split.ts';
 import type { Segment } from './split.ts';
 import { Parser } from './parser.ts';
 import { Info, parseStatement } from './statement.ts';
@@ -20,18 +20,12 @@ export function classify(sql: string, flavor: ServerFlavor): Classification {
   return classifyAt(sql, flavor, 0);
 }
 
-/**
- * classify() of a text already tokenized with this flavor, for callers that looked at the tokens first (the cache).
- * Only for a text whose strings hold no backslash or whose flavor knows the sql_mode: otherwise classify() also
- * reads it the other way, which this does not.
- */
+/** classify() of a text already tokenized with `tokenize(sql, flavor)`, for callers that looked at the tokens first. */
 export function classifyTokenized(sql: string, flavor: ServerFlavor, lx: LexResult): Classification {
-  if (flavor.noBackslashEscapes === undefined && lx.backslashInString) throw new Error('classifyTokenized: the text needs both readings');
-  return classifyLexed(sql, flavor, lx, 0);
+  return classifyAt(sql, flavor, 0, lx);
 }
 
-function classifyAt(sql: string, flavor: ServerFlavor, depth: number): Classification {
-  const lx = tokenize(sql, flavor);
+function classifyAt(sql: string, flavor: ServerFlavor, depth: number, lx: LexResult = tokenize(sql, flavor)): Classification {
   const c = classifyLexed(sql, flavor, lx, depth);
   if (flavor.noBackslashEscapes === undefined && lx.backslashInString) {
     // Under sql_mode NO_BACKSLASH_ESCAPES, 'a\' ends at the second quote and the rest reads differently.
@@ -99,7 +93,7 @@ function classifyLexed(sql: string, flavor: ServerFlavor, lx: LexResult, depth: 
 function classifySegment(sql: string, flavor: ServerFlavor, lx: LexResult, seg: Segment, ctx: StatementContext,
   state: { literalDependent: boolean }): StatementInfo {
   const toks = lx.tokens;
-  const text = expandedSlice(sql, lx.cuts, toks[seg.first]!.start, toks[seg.last - 1]!.end).trim();
+  const text = tokenRangeText(sql, lx, seg.first, seg.last);
   const cs = seg.compound;
   if (cs !== null && cs.bodyStart >= 0) {
     const body = flatten(sql, flavor, lx, cs.mode === 'block' ? seg.first : cs.bodyStart, seg.last, ctx, state);
@@ -192,7 +186,7 @@ function flatten(sql: string, flavor: ServerFlavor, lx: LexResult, from: number,
   state: { literalDependent: boolean }): StatementInfo[] {
   const toks = lx.tokens;
   const out: StatementInfo[] = [];
-  const slice = (a: number, b: number): string => expandedSlice(sql, lx.cuts, toks[a]!.start, toks[b - 1]!.end).trim();
+  const slice = (a: number, b: number): string => tokenRangeText(sql, lx, a, b);
   const condition = (a: number, b: number): void => {
     if (b <= a) return;
     const p = new Parser(sql, toks, a, b, flavor);

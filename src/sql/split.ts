@@ -281,6 +281,11 @@ export function expandedSlice(sql: string, cuts: number[], start: number, end: n
   return out;
 }
 
+/** The statement text of tokens [first, last): executable comments expanded, trimmed (as `StatementInfo.text`). */
+export function tokenRangeText(sql: string, lx: LexResult, first: number, last: number): string {
+  return expandedSlice(sql, lx.cuts, lx.tokens[first]!.start, lx.tokens[last - 1]!.end).trim();
+}
+
 export interface SplitStatement {
   /** The original text of this piece; joining every `raw` gives back the input. */
   raw: string;
@@ -294,6 +299,6 @@ export function splitStatements(sql: string, flavor: ServerFlavor, lexed?: LexRe
   const segs = splitTokens(lx.tokens, sql.length);
   return segs.map((s) => ({
     raw: sql.slice(s.rawStart, s.rawEnd),
-    text: expandedSlice(sql, lx.cuts, lx.tokens[s.first]!.start, lx.tokens[s.last - 1]!.end).trim(),
+    text: tokenRangeText(sql, lx, s.first, s.last),
   }));
 }
