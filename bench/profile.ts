@@ -62,7 +62,7 @@ let window: [number, number] = [0, 0];
 let profDir = '';
 let pid = 0;
 // CPU per thread over the measured window (the V8 profile samples the main thread only, by wall clock).
-let threadsAtStart = new Map<number, { name: string; seconds: number }>();
+let threadsAtStart: ReturnType<typeof threadCpu> = new Map();
 let threadsAtEnd = threadsAtStart;
 let statements = 0;
 try {
@@ -112,20 +112,30 @@ try {
     c.close();
     log(`streamed the 1M-row SELECT ${n} time(s)`);
   }
-  const byName = new Map<string, number>();
+  const byName = new Map<string, { seconds: number; system: number }>();
   for (const [tid, t] of threadsAtEnd) {
-    const used = t.seconds - (threadsAtStart.get(tid)?.seconds ?? 0);
+    const before = threadsAtStart.get(tid);
     const name = tid === pid ? 'main thread' : t.name;
-    byName.set(name, (byName.get(name) ?? 0) + used);
+    const sum = byName.get(name) ?? { seconds: 0, system: 0 };
+    sum.seconds += t.seconds - (before?.seconds ?? 0);
+    sum.system += t.system - (before?.system ?? 0);
+    byName.set(name, sum);
   }
-  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  const total = { seconds: 0, system: 0 };
+  for (const v of byName.values()) {
+    total.seconds += v.seconds;
+    total.system += v.system;
+  }
+  const each = (sec: number) => (statements ? `${((sec / statements) * 1e6).toFixed(1).padStart(9)} µs` : '');
+  const line = (name: string, v: { seconds: number; system: number }) =>
+    `  ${name.padEnd(16)} ${v.seconds.toFixed(2).padStart(7)} s ${each(v.seconds)} ${each(v.system)}\n`;
   process.stdout.write(`CPU per thread in the measured window (${statements.toLocaleString('en-US')} ${load === 'stream' ? 'streams' : 'statements'}):\n`);
-  for (const [name, sec] of [...byName].sort((a, b) => b[1] - a[1])) {
-    if (sec <= 0) continue;
-    const per = statements ? ` ${((sec / statements) * 1e6).toFixed(1).padStart(9)} µs each` : '';
-    process.stdout.write(`  ${name.padEnd(16)} ${sec.toFixed(2).padStart(7)} s${per}\n`);
+  process.stdout.write(`  ${'thread'.padEnd(16)} ${'total'.padStart(9)} ${statements ? `${'each'.padStart(12)} ${'in kernel'.padStart(12)}` : ''}\n`);
+  for (const [name, v] of [...byName].sort((a, b) => b[1].seconds - a[1].seconds)) {
+    if (v.seconds <= 0) continue;
+    process.stdout.write(line(name, v));
   }
-  process.stdout.write(`  ${'all'.padEnd(16)} ${total.toFixed(2).padStart(7)} s${statements ? ` ${((total / statements) * 1e6).toFixed(1).padStart(9)} µs each` : ''}\n\n`);
+  process.stdout.write(line('all', total) + '\n');
   await env.stopGateway(true);
   if (!threadsOnly) {
     const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));

@@ -49,9 +49,10 @@ export function cpuSeconds(pid: number, children = false): number {
 }
 
 /** CPU seconds per thread of a process, by thread id, with the thread's name (`comm`: node's main thread, its
- * workers, the libuv pool "libuv-worker", V8's helpers…). Threads that ended are missing. */
-export function threadCpu(pid: number): Map<number, { name: string; seconds: number }> {
-  const out = new Map<number, { name: string; seconds: number }>();
+ * workers, the libuv pool "libuv-worker", V8's helpers…), and the part of them spent in the kernel (system calls,
+ * and on loopback the receiving side of every TCP send). Threads that ended are missing. */
+export function threadCpu(pid: number): Map<number, { name: string; seconds: number; system: number }> {
+  const out = new Map<number, { name: string; seconds: number; system: number }>();
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -63,7 +64,7 @@ export function threadCpu(pid: number): Map<number, { name: string; seconds: num
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / TICK });
+      out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / TICK, system: Number(f[12]) / TICK });
     } catch {
       // the thread ended meanwhile
     }
