@@ -40,6 +40,65 @@ describe('canonicalJson', () => {
   test('sorts integer-like keys as strings (JavaScript objects put them first)', () => {
     assert.equal(canonicalJson(JSON.parse('{"":false,"10":1,"9":2}')), '{"":false,"10":1,"9":2}');
   });
+
+  // An independent statement of the rules: sort, then write. canonicalJson takes a native shortcut when the keys
+  // already come sorted; whichever way it goes, the text must be this.
+  function reference(v: unknown): string | undefined {
+    if (typeof v === 'bigint') throw new TypeError('bigint');
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return undefined;
+    if (v === null) return 'null';
+    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+    if (typeof v !== 'object') return JSON.stringify(v);
+    const o = v as { toJSON?: () => unknown };
+    if (typeof o.toJSON === 'function') return reference(o.toJSON());
+    if (Array.isArray(v)) return `[${v.map((x) => reference(x) ?? 'null').join(',')}]`;
+    const parts: string[] = [];
+    for (const k of Object.keys(v).sort()) {
+      const x = reference((v as Record<string, unknown>)[k]);
+      if (x !== undefined) parts.push(`${JSON.stringify(k)}:${x}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+
+  const sortedCopy = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortedCopy);
+    if (v === null || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortedCopy((v as Record<string, unknown>)[k]);
+    return out;
+  };
+
+  test('writes exactly the sorted encoding, whether or not the keys came sorted (property)', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom('0', '9', '10', '01', '-1', '4294967295', 'a', 'é', '😀', ''));
+    const leaf = fc.oneof(
+      fc.jsonValue(), fc.constant(undefined), fc.constant(NaN), fc.constant(-0), fc.double(), fc.constant(() => 1),
+      fc.date({ noInvalidDate: true }), fc.uint8Array({ maxLength: 3 }).map((a) => Buffer.from(a)),
+    );
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(key, tie('v'), { maxKeys: 5 })),
+    })).v;
+    fc.assert(fc.property(value, (v) => {
+      for (const x of [v, sortedCopy(v)]) assert.equal(canonicalJson(x), reference(x) ?? 'null');
+    }), { numRuns: 3000 });
+  });
+
+  test('objects that are not plain (boxed strings, null prototypes, class instances, Maps) encode as the rules say', () => {
+    const nullProto = Object.assign(Object.create(null) as object, { a: 1, b: [2] });
+    class Point {
+      x = 1;
+      y = 2;
+    }
+    for (const v of [{ s: new String('ab') }, nullProto, { p: new Point() }, [new Map([['k', 1]])], { n: new Number(5) }]) {
+      assert.equal(canonicalJson(v), reference(v));
+    }
+    assert.throws(() => canonicalJson({ a: 1, b: [{ c: 2n }] }), /bigint/);
+  });
+
+  test('nesting deeper than the shortcut looks is still written in full', () => {
+    let v: unknown = { a: 1 };
+    for (let i = 0; i < 100; i++) v = { k: [v] };
+    assert.equal(canonicalJson(v), reference(v));
+  });
 });
 
 describe('rows', () => {

@@ -38,7 +38,44 @@ const EMPTY = '';
 
 /** Canonical JSON of a JSON-like value (see the module comment). Throws on a bigint, as JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
+  // Where every object's keys already come in canonical order, the native JSON.stringify writes exactly the
+  // canonical text, several times faster than `encode`. The event bodies are built that way (record.ts).
+  if (typeof value === 'object' && value !== null && inCanonicalOrder(value, 0)) return JSON.stringify(value);
   return encode(value) ?? 'null';
+}
+
+const OBJECT_PROTO = Object.prototype;
+const ARRAY_PROTO = Array.prototype;
+
+/**
+ * True when JSON.stringify(v) is the canonical encoding: only plain objects and arrays (no toJSON, no boxed
+ * primitives, no bigint), every object's keys in the order canonical JSON sorts them. JSON.stringify writes keys in
+ * Object.keys order, which puts integer-like keys first in numeric order ("9" before "10"): such an object is out of
+ * order by string comparison, so it goes to `encode`. Deeply nested values go to `encode` as well.
+ */
+function inCanonicalOrder(v: object, depth: number): boolean {
+  if (depth > 32) return false;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === ARRAY_PROTO) {
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      if (typeof x === 'object' ? x !== null && !inCanonicalOrder(x, depth + 1) : typeof x === 'bigint') return false;
+    }
+    return true;
+  }
+  if (proto !== OBJECT_PROTO && proto !== null) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.toJSON === 'function') return false;
+  let prev: string | null = null;
+  for (const k in o) {
+    if (!Object.hasOwn(o, k)) return false;
+    if (prev !== null && prev >= k) return false;
+    prev = k;
+    const x = o[k];
+    if (typeof x === 'object' ? x !== null && !inCanonicalOrder(x, depth + 1) : typeof x === 'bigint') return false;
+  }
+  return true;
 }
 
 // Keys repeat endlessly (the same event fields): quote each once.

@@ -55,8 +55,21 @@ const TEMPORAL = new Set<number>([
   Type.TIMESTAMP, Type.DATE, Type.TIME, Type.DATETIME, Type.NEWDATE, Type.TIMESTAMP2, Type.DATETIME2, Type.TIME2,
 ]);
 
-/** ResultRecord fields that are stored. The gateway's result objects carry more (decoders, maskers): left out. */
-const RESULT_KEYS = ['columns', 'rowCount', 'affectedRows', 'lastInsertId', 'warnings', 'truncated', 'error'] as const;
+/**
+ * ResultRecord fields that are stored, in the order of their stored names (`columns` is stored as `columnSet`). The
+ * gateway's result objects carry more (decoders, maskers): left out.
+ *
+ * The objects of a body are built with their keys already in canonical order, so canonicalJson finds them sorted
+ * and sorts nothing; the order is only that saving, canonicalJson sorts whatever it gets.
+ */
+const RESULT_KEYS = ['affectedRows', 'columns', 'error', 'lastInsertId', 'rowCount', 'rows', 'truncated', 'warnings'] as const;
+
+/** NewEvent fields in canonical order (with `resultIsFirst`, which the body adds); sessionId and seq are not stored. */
+const EVENT_KEYS: readonly string[] = [
+  'approval', 'at', 'db', 'decision', 'detail', 'durationMs', 'fingerprint', 'kinds', 'params', 'result',
+  'resultIsFirst', 'results', 'sql', 'stmtId', 'type',
+];
+const EVENT_KEY_SET = new Set([...EVENT_KEYS, 'sessionId', 'seq']);
 
 /** A set of column definitions, interned: its canonical JSON, the digest the body refers to it by, its origins. */
 export interface ColumnSet {
@@ -72,7 +85,21 @@ export interface ColumnSet {
 // Keyed by the set's plain JSON, which is cheap to make (native) and equal for equal sets.
 const columnSets = new Map<string, ColumnSet>();
 
+// A frozen column list (the gateway keeps one per set of column definitions it saw) is looked up by identity first.
+const columnSetsByList = new WeakMap<readonly ColumnInfo[], ColumnSet>();
+
 export function columnSetOf(columns: readonly ColumnInfo[]): ColumnSet {
+  const frozen = Object.isFrozen(columns);
+  if (frozen) {
+    const c = columnSetsByList.get(columns);
+    if (c !== undefined) return c;
+  }
+  const c = columnSetByJson(columns);
+  if (frozen) columnSetsByList.set(columns, c);
+  return c;
+}
+
+function columnSetByJson(columns: readonly ColumnInfo[]): ColumnSet {
   const json = JSON.stringify(columns);
   let c = columnSets.get(json);
   if (!c) {
@@ -134,33 +161,43 @@ export function encodeEvent(e: NewEvent, captureRows: number): EncodedEvent {
   const sets: ColumnSet[] = [];
   const encodeResult = (r: ResultRecord): Record<string, unknown> => {
     const o: Record<string, unknown> = {};
-    for (const k of RESULT_KEYS) if (k !== 'columns' && r[k] !== undefined) o[k] = r[k];
-    if (r.columns) {
-      const set = columnSetOf(r.columns);
-      o.columnSet = set.digest;
-      if (!sets.includes(set)) sets.push(set);
-    }
-    if (r.rows) {
-      const payloads = r.rows.payloads.length > captureRows ? r.rows.payloads.slice(0, captureRows) : r.rows.payloads;
-      const seg = rowsSegment(payloads);
-      segments.push(seg);
-      o.rows = { format: r.rows.format, count: payloads.length, bytes: seg.length };
-      if (payloads.length > 0) fmt |= rowFlags(r.rows.format, r.columns);
+    for (const k of RESULT_KEYS) {
+      if (r[k] === undefined) continue;
+      if (k === 'columns') {
+        const set = columnSetOf(r.columns!);
+        o.columnSet = set.digest;
+        if (!sets.includes(set)) sets.push(set);
+      } else if (k === 'rows') {
+        const rr = r.rows!;
+        const payloads = rr.payloads.length > captureRows ? rr.payloads.slice(0, captureRows) : rr.payloads;
+        const seg = rowsSegment(payloads);
+        segments.push(seg);
+        o.rows = { bytes: seg.length, count: payloads.length, format: rr.format };
+        if (payloads.length > 0) fmt |= rowFlags(rr.format, r.columns);
+      } else {
+        o[k] = r[k];
+      }
     }
     return o;
   };
 
   const body: Record<string, unknown> = {};
-  for (const k of Object.keys(e) as (keyof NewEvent)[]) {
-    if (k === 'sessionId' || k === 'seq' || k === 'result' || k === 'results') continue;
-    body[k] = e[k];
-  }
   // The gateway passes the first result both as `result` and as `results[0]` when there are several: keep it once.
-  if (e.result !== undefined) {
-    if (e.results && e.results[0] === e.result) body.resultIsFirst = true;
-    else body.result = encodeResult(e.result);
+  const firstRepeated = e.result !== undefined && e.results !== undefined && e.results[0] === e.result;
+  for (const k of EVENT_KEYS) {
+    if (k === 'result') {
+      if (e.result !== undefined && !firstRepeated) body.result = encodeResult(e.result);
+    } else if (k === 'resultIsFirst') {
+      if (firstRepeated) body.resultIsFirst = true;
+    } else if (k === 'results') {
+      if (e.results) body.results = e.results.map(encodeResult);
+    } else {
+      const v = e[k as keyof NewEvent];
+      if (v !== undefined) body[k] = v;
+    }
   }
-  if (e.results) body.results = e.results.map(encodeResult);
+  // Fields this list does not know yet are stored all the same (canonicalJson puts them in their place).
+  for (const k of Object.keys(e)) if (!EVENT_KEY_SET.has(k)) body[k] = e[k as keyof NewEvent];
 
   let rows: Buffer | null = segments.length === 1 ? segments[0]! : segments.length ? Buffer.concat(segments) : null;
   if (rows && rows.length === 0) rows = null;

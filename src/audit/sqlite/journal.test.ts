@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { decodeJournalRecord, Journal } from './journal.ts';
 import type { WireBatch } from './wire.ts';
 
@@ -59,5 +60,45 @@ test('truncate empties the file only once it holds at least the given size', () 
   assert.equal(statSync(path).size, 0);
   j.append({ no: 2, batch: batch(2) });
   assert.deepEqual(j.recover().map((r) => r.no), [2]);
+  j.close();
+});
+
+test('bodies with characters outside ASCII (and empty ones) read back exactly', () => {
+  const j = new Journal(join(dir, 'e'));
+  const b = batch(1);
+  b.records.sessionIds.push('s-x', 's-y');
+  b.records.bodies.push('{"sql":"SELECT \'Zoë — 東京 🚀\'"}', '');
+  const written = j.append({ no: 1, batch: b });
+  for (const back of [j.recover()[0]!, decodeJournalRecord(written)]) {
+    assert.deepEqual(back.batch.records.bodies, b.records.bodies);
+    assert.deepEqual([...back.batch.records.bytes], new Array(99).fill(1));
+  }
+  j.close();
+});
+
+test('a journal written by an earlier version (bodies inside the JSON part) still replays', () => {
+  // The layout before the bodies section: u32 length and JSON part (with `bodies`), u32 length and nums, then bytes.
+  const nums = Buffer.from(new Float64Array([7, 7, 0, NaN, 3]).buffer);
+  const bytes = Buffer.alloc(99, 7);
+  const meta = Buffer.from(JSON.stringify({
+    no: 7, stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], sessionIds: ['s-7'],
+    bodies: ['{"sql":"SELECT \\"7\\""}'], checkpoint: null,
+  }));
+  const payload = Buffer.concat([Buffer.alloc(4), meta, Buffer.alloc(4), nums, bytes]);
+  payload.writeUInt32LE(meta.length, 0);
+  payload.writeUInt32LE(nums.length, 4 + meta.length);
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(payload.length, 0);
+  head.writeUInt32LE(crc32(payload), 4);
+  const path = join(dir, 'f');
+  writeFileSync(path, Buffer.concat([head, payload]));
+  const j = new Journal(path);
+  j.append({ no: 8, batch: batch(8) });
+  const back = j.recover();
+  assert.deepEqual(back.map((r) => r.no), [7, 8]);
+  assert.deepEqual(back[0]!.batch.records.bodies, ['{"sql":"SELECT \\"7\\""}']);
+  assert.deepEqual(back[0]!.batch.records.sessionIds, ['s-7']);
+  assert.deepEqual([...back[0]!.batch.records.bytes], new Array(99).fill(7));
+  assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 8"}');
   j.close();
 });

@@ -15,9 +15,12 @@ import type { WireBatch } from './wire.ts';
  * per event. After a crash, `recover` returns what was journaled but not yet moved.
  *
  * Record: u32 length of the payload, u32 CRC-32 of the payload, then the payload: u32 length of a JSON part (the
- * batch number and everything of the batch but its two buffers), that JSON, u32 length of `records.nums`, its bytes,
- * then the bytes of `records.bytes`. A record cut short by the crash (or any later bytes) fails its length or CRC check
- * and ends the replay.
+ * batch number and everything of the batch but its two buffers and the record bodies; `bodyBytes` lists each body's
+ * length in UTF-8 bytes), that JSON, u32 length of `records.nums`, its bytes, u32 length of the bodies, the bodies
+ * one after the other as UTF-8, then the bytes of `records.bytes`. The bodies are JSON text already: kept out of the
+ * JSON part, they are not escaped a second time on the way in nor parsed on the way out. (Records written before
+ * `bodyBytes` existed carry the bodies as a `bodies` array of the JSON part and no bodies section; they still read
+ * back.) A record cut short by the crash (or any later bytes) fails its length or CRC check and ends the replay.
  */
 export interface JournalRecord {
   no: number;
@@ -109,14 +112,18 @@ export class Journal {
 function encodeRecord(rec: JournalRecord): Buffer {
   const b = rec.batch;
   const c = b.checkpoint;
+  const bodies = b.records.bodies;
+  const bodyBytes = new Array<number>(bodies.length);
+  let bodiesLen = 0;
+  for (let i = 0; i < bodies.length; i++) bodiesLen += bodyBytes[i] = Buffer.byteLength(bodies[i]!, 'utf8');
   const meta = Buffer.from(JSON.stringify({
     no: rec.no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
-    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds: b.records.sessionIds, bodies: b.records.bodies,
+    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds: b.records.sessionIds, bodyBytes,
     checkpoint: c ? { ...c, signature: Buffer.from(c.signature).toString('base64') } : null,
   }), 'utf8');
   const nums = Buffer.from(b.records.nums.buffer, b.records.nums.byteOffset, b.records.nums.byteLength);
   const bytes = Buffer.from(b.records.bytes.buffer, b.records.bytes.byteOffset, b.records.bytes.byteLength);
-  const payloadLen = 4 + meta.length + 4 + nums.length + bytes.length;
+  const payloadLen = 4 + meta.length + 4 + nums.length + 4 + bodiesLen + bytes.length;
   // Its own memory (not a slice of the shared pool): the writer thread gets a copy of exactly these bytes.
   const out = Buffer.allocUnsafeSlow(8 + payloadLen);
   let o = 8;
@@ -124,6 +131,8 @@ function encodeRecord(rec: JournalRecord): Buffer {
   meta.copy(out, o); o += meta.length;
   out.writeUInt32LE(nums.length, o); o += 4;
   nums.copy(out, o); o += nums.length;
+  out.writeUInt32LE(bodiesLen, o); o += 4;
+  for (let i = 0; i < bodies.length; i++) o += out.write(bodies[i]!, o, bodyBytes[i]!, 'utf8');
   bytes.copy(out, o);
   out.writeUInt32LE(payloadLen, 0);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
@@ -146,6 +155,20 @@ function decodeRecord(p: Buffer): JournalRecord {
   const nums = new Float64Array(numsLen / 8);
   Buffer.from(nums.buffer).set(p.subarray(o, o + numsLen));
   o += numsLen;
+  let bodies: string[];
+  if (Array.isArray(m.bodyBytes)) {
+    const lens = m.bodyBytes as number[];
+    const end = o + 4 + p.readUInt32LE(o);
+    o += 4;
+    bodies = new Array<string>(lens.length);
+    for (let i = 0; i < lens.length; i++) {
+      bodies[i] = p.toString('utf8', o, o + lens[i]!);
+      o += lens[i]!;
+    }
+    if (o !== end) throw new Error('journal record: the bodies do not add up to their section');
+  } else {
+    bodies = m.bodies as string[];
+  }
   const bytes = Buffer.from(p.subarray(o));
   const batch: WireBatch = {
     stream: m.stream as number,
@@ -155,7 +178,7 @@ function decodeRecord(p: Buffer): JournalRecord {
     sessionColsets: m.sessionColsets as WireBatch['sessionColsets'],
     closed: m.closed as string[],
     checkpoint: m.checkpoint ? { ...m.checkpoint, signature: Buffer.from(m.checkpoint.signature, 'base64') } : null,
-    records: { sessionIds: m.sessionIds as string[], bodies: m.bodies as string[], nums, bytes },
+    records: { sessionIds: m.sessionIds as string[], bodies, nums, bytes },
   };
   return { no: m.no, batch };
 }
