@@ -69,7 +69,7 @@ export interface PresentedSession {
 
 export function presentColumn(c: ColumnInfo): PresentedColumn {
   const out: PresentedColumn = { name: c.name, db: c.db, table: c.table, column: c.column, masked: c.masked ?? null };
-  if (c.derivedFrom?.length) out.derivedFrom = c.derivedFrom;
+  if (c.derivedFrom?.length) out.derivedFrom = [...c.derivedFrom];
   return out;
 }
 

@@ -79,7 +79,7 @@ export interface ColumnInfo {
   /** The masking style applied, or null. */
   masked: MaskStyle | null;
   /** For computed columns: the base columns (`db.table.column`) the value derives from. */
-  derivedFrom?: string[];
+  derivedFrom?: readonly string[];
 }
 
 /** Result rows exactly as the client received them (after masking): the row packets' payloads. */
@@ -89,7 +89,7 @@ export interface CapturedRows {
 }
 
 export interface ResultRecord {
-  columns?: ColumnInfo[];
+  columns?: readonly ColumnInfo[];
   rows?: CapturedRows;
   /** Rows the client received (all of them, not only the captured ones). */
   rowCount?: number;

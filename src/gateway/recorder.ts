@@ -1,6 +1,7 @@
 import type { AuditStore, ColumnInfo, Decision, EventType, NewEvent, ResultRecord } from '../audit/types.ts';
 import type { StatementDecision } from '../policy/types.ts';
-import type { Classification } from '../sql/types.ts';
+import type { ColumnDefinition } from '../protocol/columns.ts';
+import type { Classification, OutputColumn } from '../sql/types.ts';
 import type { RelayedResult } from './relay.ts';
 
 /**
@@ -40,15 +41,33 @@ export class Recorder {
 }
 
 export function decisionRecord(d: StatementDecision): Decision {
-  return { action: d.action, policy: d.policy, rule: d.rule, reason: d.reason };
+  // Keys in canonical order: the record's encoder then has nothing to sort.
+  return { action: d.action, policy: d.policy, reason: d.reason, rule: d.rule };
 }
 
+/**
+ * The last column list made from each set of column definitions (the session's ColumnDefCache hands back the same
+ * definitions array for the same bytes): a statement run again reuses it, and the store finds its column set by
+ * identity. Frozen, as every reader gets the same objects.
+ */
+const infosByDefs = new WeakMap<readonly ColumnDefinition[], { styles: unknown; lineage: unknown; infos: readonly ColumnInfo[] }>();
+
 /** The contract's column list of a result: name, origin, how it was masked, and lineage of computed columns. */
-export function columnInfos(r: RelayedResult, cls: Classification | null, index: number): ColumnInfo[] | undefined {
+export function columnInfos(r: RelayedResult, cls: Classification | null, index: number): readonly ColumnInfo[] | undefined {
   const defs = r.defs;
   if (!defs) return undefined;
   const styles = r.masker?.styles;
   const lineage = cls?.statements[index]?.outputColumns ?? null;
+  const hit = infosByDefs.get(defs);
+  if (hit !== undefined && hit.styles === styles && hit.lineage === lineage) return hit.infos;
+  const infos = Object.freeze(makeColumnInfos(defs, styles, lineage));
+  infosByDefs.set(defs, { styles, lineage, infos });
+  return infos;
+}
+
+function makeColumnInfos(
+  defs: readonly ColumnDefinition[], styles: readonly ColumnInfo['masked'][] | undefined, lineage: readonly OutputColumn[] | null,
+): ColumnInfo[] {
   return defs.map((d, i) => {
     const info: ColumnInfo = {
       name: d.name,
@@ -63,9 +82,9 @@ export function columnInfos(r: RelayedResult, cls: Classification | null, index:
     };
     if (!d.orgName && lineage && lineage.length === defs.length) {
       const src = lineage[i]!.sources.map((s) => [s.db ?? '?', s.table ?? '?', s.column].join('.'));
-      if (src.length) info.derivedFrom = src;
+      if (src.length) info.derivedFrom = Object.freeze(src);
     }
-    return info;
+    return Object.freeze(info);
   });
 }
 

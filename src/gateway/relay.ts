@@ -1,6 +1,6 @@
 import type { CapturedRows, ResultRecord } from '../audit/types.ts';
 import type { ResultMasker } from '../policy/types.ts';
-import { decodeColumnDefinition, type ColumnDefinition } from '../protocol/columns.ts';
+import { decodeColumnDefinition, type ColumnDefCache, type ColumnDefinition } from '../protocol/columns.ts';
 import { MAX_PACKET_PAYLOAD } from '../protocol/constants.ts';
 import { framePayload } from '../protocol/framing.ts';
 import { decodeErr, encodeErr } from '../protocol/packets.ts';
@@ -22,19 +22,19 @@ import type { PacketConn } from './conn.ts';
  */
 
 export interface ResultSetInfo {
-  columns: ColumnDefinition[];
+  columns: readonly ColumnDefinition[];
   masker: ResultMasker | null;
 }
 
 /** A result with its decoded column definitions (the session turns them into the audit's ColumnInfo). */
 export interface RelayedResult extends ResultRecord {
-  defs?: ColumnDefinition[];
+  defs?: readonly ColumnDefinition[];
   masker?: ResultMasker | null;
 }
 
 export interface RelayHooks {
   /** A result set's column definitions are complete: its masker (or null). `prepare`: the PREPARE metadata. */
-  onColumns(columns: ColumnDefinition[], resultIndex: number, prepare: boolean): ResultMasker | null;
+  onColumns(columns: readonly ColumnDefinition[], resultIndex: number, prepare: boolean): ResultMasker | null;
   /**
    * Called for each row before it is sent, when limits apply: a message when a row limit stops the result here,
    * else null. Absent: no limits (nothing is called per row).
@@ -51,7 +51,7 @@ export interface RelayResult {
   /** Column definitions and masker of the last result set (an execute that opened a cursor: for its fetches). */
   lastColumns: ResultSetInfo | null;
   cursorOpened: boolean;
-  prepared: { stmtId: number; params: number; columns: ColumnDefinition[] } | null;
+  prepared: { stmtId: number; params: number; columns: readonly ColumnDefinition[] } | null;
   status: number;
   /** Why the response could not complete normally (upstream lost, client gone, protocol error). */
   failure: string | null;
@@ -68,6 +68,8 @@ export interface RelayOptions {
   hooks: RelayHooks;
   /** For COM_STMT_FETCH: the result set of the cursor. */
   cursor?: ResultSetInfo | null;
+  /** Decodes column definitions, handing back the same array for the same bytes (absent: decoded every time). */
+  columnDefs?: ColumnDefCache;
   /**
    * Called once the response is complete, before its held bytes go to the client. Resolve with null to send them,
    * or with an ERR payload to send in place of the final packet (the audit store could not record).
@@ -104,7 +106,7 @@ class Relay {
   private capture: CapturedRows | null = null;
   private inRows = false;
   private resultIndex = 0;
-  private columns: ColumnDefinition[] = [];
+  private columns: readonly ColumnDefinition[] = [];
   private columnRaw: { seq: number; raw: Buffer }[] = [];
   private expectedColumns = 0;
   private inPrepare = false;
@@ -212,6 +214,9 @@ class Relay {
   }
 
   private emitColumns(): void {
+    const payloads = this.columnRaw.map((c) => c.raw.subarray(4));
+    this.columns = this.o.columnDefs ? this.o.columnDefs.defs(payloads) : payloads.map(decodeColumnDefinition);
+    if (this.inPrepare && this.res.prepared) this.res.prepared.columns = this.columns;
     const masker = this.o.hooks.onColumns(this.columns, this.resultIndex, this.inPrepare);
     const defs = masker?.columnDefs;
     this.flushRun();
@@ -414,10 +419,10 @@ class Relay {
           this.forward();
           return;
         }
-        this.columns.push(decodeColumnDefinition(f.payload()));
+        // Decoded once all have come (emitColumns), from the kept packets.
         this.flushRun();
         this.columnRaw.push({ seq: f.seq, raw: this.o.upstream.keep(f.raw()) });
-        if (this.columns.length === this.expectedColumns) this.emitColumns();
+        if (this.columnRaw.length === this.expectedColumns) this.emitColumns();
         return;
       }
       case 'prepare_ok':

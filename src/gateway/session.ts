@@ -6,7 +6,7 @@ import type { Approval, AuditStore, NewEvent, ParamValue } from '../audit/types.
 import type { Identity } from '../identity/types.ts';
 import { LoginRefused } from '../identity/types.ts';
 import type { PolicyContext, PolicyEngine, ResultMasker, StatementDecision } from '../policy/types.ts';
-import type { ColumnDefinition } from '../protocol/columns.ts';
+import { ColumnDefCache, type ColumnDefinition } from '../protocol/columns.ts';
 import type { Classification, ServerFlavor } from '../sql/types.ts';
 import { shapeRepresentative } from '../sql/index.ts';
 import { Com, Status } from '../protocol/constants.ts';
@@ -88,6 +88,8 @@ export class Session {
   private nonce: Buffer = Buffer.alloc(0);
   private tls = false;
   private readonly statements = new StatementRegistry();
+  /** The column definitions of this session's recent result sets, decoded once per distinct set of bytes. */
+  private readonly columnDefs = new ColumnDefCache();
   /** Masks values that the last warning-raising statement's warnings echo from masked columns (SHOW WARNINGS). */
   private warningScrub: ((message: string) => string | null) | null = null;
   /** `PREPARE name FROM '…'` statements of this session, by lower-cased name. */
@@ -587,7 +589,7 @@ export class Session {
    */
   private readonly maskers = new WeakMap<Classification, MaskerEntry[]>();
 
-  private cachedMasker(p: PolicyConfig, columns: ColumnDefinition[], statement: Classification | null, index: number, ctx: PolicyContext, binary: boolean): ResultMasker | null {
+  private cachedMasker(p: PolicyConfig, columns: readonly ColumnDefinition[], statement: Classification | null, index: number, ctx: PolicyContext, binary: boolean): ResultMasker | null {
     if (!statement) return this.ctx.policy.masker(p, columns, statement, index, ctx, binary);
     const cls = shapeRepresentative(statement);
     let list = this.maskers.get(cls);
@@ -637,6 +639,7 @@ export class Session {
       captureRows: this.ctx.config.audit.captureRows,
       hooks: this.relayHooks(cls, opts.allowInfile ?? false, opts.sql),
       cursor: opts.cursor,
+      columnDefs: this.columnDefs,
       finish: async (r) => {
         Object.assign(ev, resultRecords(r.results, cls));
         ev.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -1009,11 +1012,12 @@ interface MaskerEntry {
   binary: boolean;
   policy: PolicyConfig;
   db: string | null;
-  columns: ColumnDefinition[];
+  columns: readonly ColumnDefinition[];
   masker: ResultMasker | null;
 }
 
 function sameColumns(a: readonly ColumnDefinition[], b: readonly ColumnDefinition[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;

@@ -11,7 +11,7 @@ export interface PreparedStatement {
   cls: Classification;
   decision: StatementDecision;
   paramCount: number;
-  columns: ColumnDefinition[];
+  columns: readonly ColumnDefinition[];
   /** Parameter types of the last execute: later executes may omit them (new-params-bound = 0). */
   types: ParamType[] | null;
   /** COM_STMT_SEND_LONG_DATA pieces per parameter since the last execute. */

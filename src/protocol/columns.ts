@@ -50,3 +50,48 @@ export function encodeColumnDefinition(c: ColumnDefinition): Buffer {
     .zeros(2)
     .finish();
 }
+
+/**
+ * The column definitions of recent result sets, by their bytes: a statement run again (a prepared statement
+ * executed, a text of the same shape) gets the very array it got before, decoded once, instead of a fresh decode.
+ * What is built from a set (its masker, the audit's column list) can then be kept by that array's identity.
+ * Payloads are compared in full, so any change of any byte is a different set. A few sets per session; the least
+ * recently used goes first.
+ */
+export class ColumnDefCache {
+  private readonly max: number;
+  private entries: { payloads: Buffer[]; defs: readonly ColumnDefinition[] }[] = [];
+
+  constructor(max = 8) {
+    this.max = max;
+  }
+
+  /** The definitions these column-definition payloads encode (kept copies: the payloads may be views that change). */
+  defs(payloads: readonly Buffer[]): readonly ColumnDefinition[] {
+    const es = this.entries;
+    for (let i = 0; i < es.length; i++) {
+      const e = es[i]!;
+      if (samePayloads(e.payloads, payloads)) {
+        if (i !== es.length - 1) {
+          es.splice(i, 1);
+          es.push(e);
+        }
+        return e.defs;
+      }
+    }
+    const defs = Object.freeze(payloads.map((p) => Object.freeze(decodeColumnDefinition(p))));
+    if (es.length >= this.max) es.shift();
+    es.push({ payloads: payloads.map((p) => Buffer.from(p)), defs });
+    return defs;
+  }
+}
+
+function samePayloads(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.length !== y.length || !x.equals(y)) return false;
+  }
+  return true;
+}
