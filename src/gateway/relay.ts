@@ -77,6 +77,9 @@ export interface RelayOptions {
   finish(r: RelayResult): Promise<Buffer | null>;
 }
 
+/** Up to this many bytes held at the end of a response are joined into one buffer (one plain write). */
+const HELD_JOIN_MAX = 64 * 1024;
+
 export function relayResponse(o: RelayOptions): Promise<RelayResult> {
   return new Relay(o).run();
 }
@@ -214,8 +217,8 @@ class Relay {
   }
 
   private emitColumns(): void {
-    const payloads = this.columnRaw.map((c) => c.raw.subarray(4));
-    this.columns = this.o.columnDefs ? this.o.columnDefs.defs(payloads) : payloads.map(decodeColumnDefinition);
+    const packets = this.columnRaw.map((c) => c.raw);
+    this.columns = this.o.columnDefs ? this.o.columnDefs.defs(packets, 4) : packets.map((p) => decodeColumnDefinition(p.subarray(4)));
     if (this.inPrepare && this.res.prepared) this.res.prepared.columns = this.columns;
     const masker = this.o.hooks.onColumns(this.columns, this.resultIndex, this.inPrepare);
     const defs = masker?.columnDefs;
@@ -558,8 +561,7 @@ class Relay {
     this.stopStream?.();
     this.flushRun();
     this.res.status = this.tracker.facts.status;
-    // Held across the audit write: views into a shared read buffer must be copied first.
-    const held = this.o.upstream.transient ? this.out.map((b) => Buffer.from(b)) : this.out;
+    let held = this.out;
     this.out = [];
     if (this.discarding) {
       // The row limit error ends the response for the client, right after the last row it received.
@@ -571,6 +573,12 @@ class Relay {
       this.queued(this.finalPacket.seq);
       held.push(this.finalPacket.raw);
     }
+    // Held across the audit write, so views into a shared read buffer are copied. A small response (most are) is
+    // copied into one buffer, which its write then sends as it is, without the socket's corked multi-buffer path.
+    let size = 0;
+    for (const b of held) size += b.length;
+    if (held.length > 1 && size <= HELD_JOIN_MAX) held = [Buffer.concat(held, size)];
+    else if (this.o.upstream.transient) held = held.map((b) => Buffer.from(b));
     const firstHeld = this.pendingFirstSeq;
     const client = this.o.client;
     void this.o.finish(this.res).then(

@@ -38,6 +38,22 @@ describe('ColumnDefCache', () => {
     assert.equal(cache.defs([encodeColumnDefinition(def('id'))]), a);
   });
 
+  test('packets with their headers: the payloads decide, not the sequence ids; long definitions compare in full', () => {
+    const cache = new ColumnDefCache();
+    const long = 'c'.repeat(200);
+    const set = [def('id'), def(long, { table: long })];
+    const packets = (seq: number, d = set) => d.map((x, i) => Buffer.concat([Buffer.from([0, 0, 0, seq + i]), encodeColumnDefinition(x)]));
+    const a = cache.defs(packets(2), 4);
+    assert.deepEqual(a, set);
+    assert.equal(cache.defs(packets(5), 4), a);
+    // One byte near the end of a definition longer than 256 bytes.
+    const changed = [def('id'), def(long, { table: long, decimals: 1 })];
+    assert.ok(encodeColumnDefinition(changed[1]!).length > 256);
+    const b = cache.defs(packets(2, changed), 4);
+    assert.notEqual(b, a);
+    assert.equal(b[1]!.decimals, 1);
+  });
+
   test('holds a bounded number of sets, dropping the least recently used', () => {
     const cache = new ColumnDefCache(2);
     const bytes = (n: string) => [encodeColumnDefinition(def(n))];

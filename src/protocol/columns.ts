@@ -66,12 +66,15 @@ export class ColumnDefCache {
     this.max = max;
   }
 
-  /** The definitions these column-definition payloads encode (kept copies: the payloads may be views that change). */
-  defs(payloads: readonly Buffer[]): readonly ColumnDefinition[] {
+  /**
+   * The definitions these column-definition packets encode; each payload starts `offset` bytes into its buffer (4 for
+   * packets with their header). Kept copies of the payloads: the buffers may be views that change.
+   */
+  defs(packets: readonly Buffer[], offset = 0): readonly ColumnDefinition[] {
     const es = this.entries;
-    for (let i = 0; i < es.length; i++) {
+    for (let i = es.length - 1; i >= 0; i--) {
       const e = es[i]!;
-      if (samePayloads(e.payloads, payloads)) {
+      if (samePayloads(e.payloads, packets, offset)) {
         if (i !== es.length - 1) {
           es.splice(i, 1);
           es.push(e);
@@ -79,19 +82,27 @@ export class ColumnDefCache {
         return e.defs;
       }
     }
+    const payloads = packets.map((p) => Buffer.from(p.subarray(offset)));
     const defs = Object.freeze(payloads.map((p) => Object.freeze(decodeColumnDefinition(p))));
     if (es.length >= this.max) es.shift();
-    es.push({ payloads: payloads.map((p) => Buffer.from(p)), defs });
+    es.push({ payloads, defs });
     return defs;
   }
 }
 
-function samePayloads(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+function samePayloads(a: readonly Buffer[], b: readonly Buffer[], offset: number): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.length !== y.length || !x.equals(y)) return false;
+    const n = x.length;
+    if (y.length - offset !== n) return false;
+    if (n > 256) {
+      if (x.compare(y, offset) !== 0) return false;
+      continue;
+    }
+    // Definitions are short: a loop costs less than a call into the runtime.
+    for (let j = 0; j < n; j++) if (x[j] !== y[offset + j]) return false;
   }
   return true;
 }
