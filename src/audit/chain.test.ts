@@ -147,6 +147,21 @@ describe('recordHash', () => {
     for (const [l, b, r] of variants) assert.notDeepEqual(recordHash(l, b, r), base);
   });
 
+  test('for any stream, session id and positions, is SHA-256 of JSON.stringify of the documented array (property)', () => {
+    const sha = (d: string | Buffer) => createHash('sha256').update(d).digest('hex');
+    fc.assert(fc.property(
+      fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), fc.nat(), fc.nat(), fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.option(fc.uint8Array({ maxLength: 40 })), fc.string({ unit: 'binary' }),
+      (stream, sessionId, position, seq, prev, r, b) => {
+        const l: RecordLink = { stream, position, prev: Buffer.from(prev), sessionId, seq, sessPrev: ZERO_HASH };
+        const rowBytes = r === null ? null : Buffer.from(r);
+        const input = JSON.stringify(['agentgate.audit.v1', stream, position, Buffer.from(prev).toString('hex'), sessionId, seq,
+          ZERO_HASH.toString('hex'), sha(b), rowBytes === null ? '' : sha(rowBytes)]);
+        assert.equal(recordHash(l, b, rowBytes).toString('hex'), sha(input));
+      },
+    ), { numRuns: 500 });
+  });
+
   test('a session id cannot be confused with the fields around it', () => {
     const a = recordHash({ ...link, sessionId: 'x","y' }, body, null);
     const b = recordHash({ ...link, sessionId: 'x' }, body, null);
