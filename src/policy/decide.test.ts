@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cls, ctx, engine, handmade, identity, policy, stmt } from '../../test/helpers/policy.ts';
+import fc from 'fast-check';
+import { cls, ctx, engine, FLAVOR, handmade, identity, policy, stmt } from '../../test/helpers/policy.ts';
+import { literalVariants, template } from '../../test/helpers/sql-templates.ts';
+import { ClassifierCache, shapeRepresentative } from '../sql/cache.ts';
+import { classify } from '../sql/classify.ts';
 
 describe('selectPolicy', () => {
   const a = policy({ name: 'a', groups: ['ops'], targets: ['app'] });
@@ -241,5 +245,60 @@ describe('rule matching', () => {
   test('an empty text decides nothing', () => {
     const d = engine().decide(policy({ rules: [{ action: 'deny' }] }), cls('/* just a comment */'), ctx);
     assert.equal(d.action, 'allow');
+  });
+});
+
+describe('decisions by shape of text', () => {
+  const guarded = policy({
+    guardrails: 'recommended',
+    rules: [
+      { name: 'no-unbounded', kinds: ['delete', 'update'], unboundedWrite: true, action: 'deny' },
+      { name: 'users-writes', kinds: ['insert', 'update'], tables: ['app.users'], action: 'approve', minApprovals: 2 },
+    ],
+    masking: [{ columns: ['app.users.ssn', 'app.t.b'], style: 'partial' }],
+  });
+  const approving = policy({ name: 'approving', masking: [{ columns: ['*.*.ssn'], style: 'redact' }], maskedColumnUse: 'approve' });
+  const estimating = policy({ name: 'estimating', rules: [{ kinds: ['delete', 'update'], minRows: 100, action: 'approve' }] });
+
+  test('property: a text of a shape already decided gets the decision its own evaluation gives', () => {
+    const cache = new ClassifierCache({ maxEntries: 500 });
+    const e = engine();
+    const fresh = engine();
+    let shared = 0;
+    fc.assert(fc.property(template, fc.constantFrom(guarded, approving, estimating), fc.constantFrom('app', 'other', null), (sql, p, db) => {
+      const c = { ...ctx, db };
+      for (const v of literalVariants(sql)) {
+        const viaCache = cache.classify(v, FLAVOR);
+        const got = e.decide(p, viaCache, c);
+        if (got === e.decide(p, viaCache, c) && shapeRepresentative(viaCache) !== viaCache) shared++;
+        // A fresh classification and a fresh engine: nothing can be reused.
+        assert.deepEqual(got, fresh.decide(p, classify(v, FLAVOR), c), v);
+      }
+    }), { numRuns: 3000 });
+    assert.ok(cache.shapeHits > 500 && shared > 500, `${cache.shapeHits} shape hits, ${shared} shared decisions`);
+  });
+
+  test('texts of one shape share the decision under one policy and schema; another schema or policy decides again', () => {
+    const cache = new ClassifierCache();
+    const e = engine();
+    const a = e.decide(guarded, cache.classify('SELECT a FROM t WHERE b = 1', FLAVOR), ctx);
+    const b = e.decide(guarded, cache.classify('SELECT a FROM t WHERE b = 2', FLAVOR), ctx);
+    assert.equal(a.action, 'deny'); // filters on the masked app.t.b
+    assert.equal(b, a);
+    // Under another schema `t` is another table, which masks nothing.
+    const other = e.decide(guarded, cache.classify('SELECT a FROM t WHERE b = 3', FLAVOR), { ...ctx, db: 'other' });
+    assert.equal(other.action, 'allow');
+    assert.equal(e.decide(approving, cache.classify('SELECT a FROM t WHERE b = 4', FLAVOR), ctx).policy, 'approving');
+  });
+
+  test('a decision that waits for a row estimate names each text, so it is never shared', () => {
+    const cache = new ClassifierCache();
+    const e = engine();
+    for (const id of [1, 2, 3]) {
+      const d = e.decide(estimating, cache.classify(`DELETE FROM t WHERE a = ${id}`, FLAVOR), ctx);
+      assert.equal(d.needsEstimate, true);
+      assert.deepEqual(d.estimateStatements, [`DELETE FROM t WHERE a = ${id}`]);
+    }
+    assert.equal(cache.shapeHits, 2);
   });
 });

@@ -1,6 +1,7 @@
 import type { PolicyConfig } from '../config/types.ts';
 import type { Identity } from '../identity/types.ts';
 import type { ColumnDefinition } from '../protocol/columns.ts';
+import { shapeRepresentative } from '../sql/cache.ts';
 import type { Classification } from '../sql/types.ts';
 import { compilePolicy, evaluate, type CompiledPolicy } from './decide.ts';
 import { columnStyles } from './lineage.ts';
@@ -46,6 +47,10 @@ export function createPolicyEngine(config: PolicyEngineOptions): PolicyEngine {
     return c;
   };
 
+  // The last decision made for each shape of text (keyed by the classification the shape came from, which the
+  // classifier cache keeps alive), with the policy and current schema it was made under.
+  const byShape = new WeakMap<Classification, { policy: PolicyConfig; db: string | null; decision: StatementDecision }>();
+
   const explain = (policy: PolicyConfig, cls: Classification, ctx: PolicyContext, estimatedRows?: number): ExplainedDecision =>
     evaluate(get(policy), cls, ctx, estimatedRows, defaultMinApprovals, true);
 
@@ -55,7 +60,17 @@ export function createPolicyEngine(config: PolicyEngineOptions): PolicyEngine {
     },
 
     decide(policy: PolicyConfig, cls: Classification, ctx: PolicyContext, estimatedRows?: number): StatementDecision {
-      return evaluate(get(policy), cls, ctx, estimatedRows, defaultMinApprovals, false);
+      if (estimatedRows !== undefined) return evaluate(get(policy), cls, ctx, estimatedRows, defaultMinApprovals, false);
+      // Texts of one shape (the classifier cache gave them the same classification but for their texts) get one
+      // decision: nothing a rule reads differs between them (kinds, tables, columns, unbounded writes, the words
+      // of the text, which are keywords and names, never the literals that set them apart; see decide.test.ts).
+      // Decisions that wait for a row estimate name their statement texts, so they are made for every text.
+      const shape = shapeRepresentative(cls);
+      const hit = byShape.get(shape);
+      if (hit !== undefined && hit.policy === policy && hit.db === ctx.db) return hit.decision;
+      const decision = evaluate(get(policy), cls, ctx, estimatedRows, defaultMinApprovals, false);
+      if (!decision.needsEstimate) byShape.set(shape, { policy, db: ctx.db, decision: Object.freeze(decision) });
+      return decision;
     },
 
     explain,
