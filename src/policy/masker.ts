@@ -253,11 +253,18 @@ export class RowMasker implements ResultMasker {
     const style = this.styles[i]!;
     if (style === 'null') return null;
     if (style === 'redact') return REDACTED_BYTES;
-    const v = this.valueBytes(p, s, e, i);
-    if (style === 'hash') return Buffer.from(hashToken(this.hasher, v), 'latin1');
+    if (style === 'hash') return Buffer.from(hashToken(this.hasher, this.valueBytes(p, s, e, i)), 'latin1');
     const kind = this.kinds[i]!;
-    if (kind === 'single' || kind === 'utf8') {
-      const fast = partialDigitsBytes(v);
+    const digitsFast = kind === 'single' || kind === 'utf8';
+    // Text as sent (every text-row cell, binary strings): the digit-shaped fast path reads the row's bytes in place.
+    const asSent = !this.binary || isLengthPrefixed(this.inCols[i]!.type);
+    if (digitsFast && asSent) {
+      const fast = partialDigitsBytes(p, s, e);
+      if (fast) return fast;
+    }
+    const v = asSent ? p.subarray(s, e) : this.valueBytes(p, s, e, i);
+    if (digitsFast && !asSent) {
+      const fast = partialDigitsBytes(v, 0, v.length);
       if (fast) return fast;
     }
     let text: string;
@@ -439,22 +446,22 @@ function keepFirstOfOverlapping(m: number[]): number[] {
  * `partialAuto` for an ASCII value made of digits and the separators of digitHeavy (at least 7 digits),
  * straight on the bytes: every digit but the last four becomes `*`. Null when the value is anything else.
  */
-function partialDigitsBytes(v: Buffer): Buffer | null {
+function partialDigitsBytes(v: Buffer, s: number, e: number): Buffer | null {
   let digits = 0;
-  for (let i = 0; i < v.length; i++) {
+  for (let i = s; i < e; i++) {
     const c = v[i]!;
     if (c >= 48 && c <= 57) digits++;
     else if (c !== 32 && c !== 45 && c !== 43 && c !== 40 && c !== 41 && c !== 46 && c !== 47 && c !== 58) return null;
   }
   if (digits < 7) return null;
-  const out = Buffer.allocUnsafe(v.length);
+  const out = Buffer.allocUnsafe(e - s);
   let seen = 0;
-  for (let i = 0; i < v.length; i++) {
+  for (let i = s; i < e; i++) {
     const c = v[i]!;
     if (c >= 48 && c <= 57) {
       seen++;
-      out[i] = seen > digits - 4 ? c : 42;
-    } else out[i] = c;
+      out[i - s] = seen > digits - 4 ? c : 42;
+    } else out[i - s] = c;
   }
   return out;
 }
