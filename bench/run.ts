@@ -28,7 +28,7 @@ import { sysbenchCase } from './cases/sysbench.ts';
 import { cpuWatchFor, type Case, type CaseContext } from './lib/context.ts';
 import { BenchEnv, repoRoot, type DataSize } from './lib/env.ts';
 import { loadAverage } from './lib/proc.ts';
-import { markdown, table, type Row } from './lib/report.ts';
+import { markdown, table, UNSTEADY_SPREAD, type Row } from './lib/report.ts';
 
 const CASES: Record<string, Case> = {
   sysbench: sysbenchCase,
@@ -148,8 +148,10 @@ if (rows.length) {
   process.stdout.write('Conditions:\n');
   for (const [k, v] of Object.entries(conditions)) process.stdout.write(`  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
   const targets = rows.filter((r) => r.holds !== null);
+  const unsteady = targets.filter((r) => r.unsteady);
   process.stdout.write(`\nTargets: ${targets.filter((r) => r.holds).length} of ${targets.length} hold` +
-    (targets.some((r) => !r.holds) ? ` (missed: ${targets.filter((r) => !r.holds).map((r) => `${r.case} / ${r.metric}`).join('; ')})` : '') + '\n');
+    (targets.some((r) => !r.holds) ? ` (missed: ${targets.filter((r) => !r.holds).map((r) => `${r.case} / ${r.metric}`).join('; ')})` : '') + '\n' +
+    (unsteady.length ? `Unsteady verdicts (runs of one path spread more than ${UNSTEADY_SPREAD}x; run again on a quieter machine): ${unsteady.map((r) => `${r.case} / ${r.metric} (${r.holds ? 'holds' : 'missed'}; ${r.unsteady})`).join('; ')}\n` : ''));
   if (flag('--markdown')) process.stdout.write('\n' + markdown(rows) + '\n');
 }
 mkdirSync(dirname(outFile), { recursive: true });

@@ -7,7 +7,7 @@ import { BenchClient } from '../lib/client.ts';
 import type { CaseContext } from '../lib/context.ts';
 import { PATHS, type Path } from '../lib/env.ts';
 import { cpuSeconds, peakRss, resetPeak, rss } from '../lib/proc.ts';
-import { row, type Row } from '../lib/report.ts';
+import { row, unsteadiness, type Row } from '../lib/report.ts';
 import { MB, middle, rotation, sleep } from '../lib/stats.ts';
 
 const SQL = 'SELECT id, name, email, ssn, city, note FROM people';
@@ -92,7 +92,8 @@ export async function streamCase(c: CaseContext): Promise<Row[]> {
   const note = `ssn of every 100th row checked: masked through agentgate, real elsewhere; ${(runs.direct[0]!.bytes / MB).toFixed(0)} MB on the wire; ` +
     `time is the median of ${rounds} run(s); peak RSS is the highest VmHWM of the proxy process (reset before each run)`;
   return [
-    row({ case: name, metric: 'time to last row', unit: 's', direct: t('direct'), relay: t('relay'), agentgate: t('agentgate'), target: '<= 1.5x relay', holds: ratio <= 1.5, note }),
+    row({ case: name, metric: 'time to last row', unit: 's', direct: t('direct'), relay: t('relay'), agentgate: t('agentgate'), target: '<= 1.5x relay', holds: ratio <= 1.5, note,
+      unsteady: unsteadiness({ relay: runs.relay.map((x) => x.seconds), agentgate: runs.agentgate.map((x) => x.seconds) }) }),
     row({ case: name, metric: 'proxy peak RSS', unit: 'MB', direct: null, relay: peak('relay'), agentgate: peak('agentgate'), target: '< 150 MB', holds: peak('agentgate') < 150,
       note: `the proxy's RSS before the stream: relay ${(Math.min(...runs.relay.map((x) => x.rssBefore ?? 0)) / MB).toFixed(0)} MB, agentgate ${(Math.min(...runs.agentgate.map((x) => x.rssBefore ?? 0)) / MB).toFixed(0)} MB` }),
     row({ case: name, metric: 'proxy RSS growth (peak - before)', unit: 'MB', direct: null, relay: growth('relay'), agentgate: growth('agentgate') }),

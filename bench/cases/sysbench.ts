@@ -2,7 +2,7 @@
 // turn (the order rotates every round), the median of the rounds reported.
 import type { CaseContext } from '../lib/context.ts';
 import { PATHS, type Path } from '../lib/env.ts';
-import { row, type Row } from '../lib/report.ts';
+import { row, unsteadiness, type Row } from '../lib/report.ts';
 import { middle, rotation } from '../lib/stats.ts';
 import { cpuSeconds } from '../lib/proc.ts';
 import { sysbench, type SysbenchResult } from '../lib/sysbench.ts';
@@ -47,6 +47,7 @@ export async function sysbenchCase(c: CaseContext): Promise<Row[]> {
       rows.push(row({
         case: name, metric: 'queries/s', unit: 'n', direct: med('direct', 'qps'), relay: med('relay', 'qps'), agentgate: med('agentgate', 'qps'),
         target: '>= 0.90x relay', holds: ratio >= 0.9,
+        unsteady: unsteadiness({ relay: runs.relay.map((x) => x.qps), agentgate: runs.agentgate.map((x) => x.qps) }),
         note: rounds > 1 ? `median of ${rounds} runs of ${seconds} s; runs (direct; relay; agentgate): ${spread('direct')}; ${spread('relay')}; ${spread('agentgate')}` : undefined,
       }));
       rows.push(row({ case: name, metric: 'p95 latency per event', unit: 'ms', direct: med('direct', 'p95ms'), relay: med('relay', 'p95ms'), agentgate: med('agentgate', 'p95ms') }));

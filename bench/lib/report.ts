@@ -16,6 +16,31 @@ export interface Row {
   holds: boolean | null;
   /** Anything a reader needs to read the row right (spread of repeated runs, what a column means here). */
   note?: string;
+  /**
+   * Set when the runs behind a verdict spread so widely (the fastest over the slowest of one path) that the verdict
+   * may be the machine's rather than the proxies': printed next to holds? and in the summary.
+   */
+  unsteady?: string;
+}
+
+/** Runs of one path whose fastest is more than this over the slowest make a verdict unsteady. */
+export const UNSTEADY_SPREAD = 1.25;
+
+/** The widest fastest/slowest spread among these paths' runs, as a note, when it exceeds UNSTEADY_SPREAD. */
+export function unsteadiness(runs: Record<string, readonly number[]>): string | undefined {
+  let worst: { path: string; spread: number } | null = null;
+  for (const [path, values] of Object.entries(runs)) {
+    const ok = values.filter((v) => Number.isFinite(v) && v > 0);
+    if (ok.length < 2) continue;
+    const spread = Math.max(...ok) / Math.min(...ok);
+    if (!worst || spread > worst.spread) worst = { path, spread };
+  }
+  return worst && worst.spread > UNSTEADY_SPREAD ? `the ${worst.path}'s runs spread ${worst.spread.toFixed(2)}x` : undefined;
+}
+
+function verdict(r: Row, no: string): string {
+  if (r.holds === null) return '';
+  return (r.holds ? 'yes' : no) + (r.unsteady ? ' (unsteady)' : '');
 }
 
 export function row(r: Omit<Row, 'ratio' | 'target' | 'holds'> & Partial<Pick<Row, 'ratio' | 'target' | 'holds'>>): Row {
@@ -41,7 +66,7 @@ export function table(rows: Row[]): string {
   const body = rows.map((r) => [
     r.case, r.metric, fmt(r.direct, r.unit), fmt(r.relay, r.unit), fmt(r.agentgate, r.unit),
     r.ratio === null || !Number.isFinite(r.ratio) ? '–' : `${r.ratio.toFixed(2)}x`,
-    r.target ?? '', r.holds === null ? '' : r.holds ? 'yes' : 'NO',
+    r.target ?? '', verdict(r, 'NO'),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const right = new Set([2, 3, 4, 5]);
@@ -63,7 +88,7 @@ export function table(rows: Row[]): string {
 export function markdown(rows: Row[]): string {
   const out = ['| case | metric | direct | relay | agentgate | agentgate/relay | target | holds? |', '|---|---|--:|--:|--:|--:|---|---|'];
   for (const r of rows) {
-    out.push(`| ${r.case} | ${r.metric} | ${fmt(r.direct, r.unit)} | ${fmt(r.relay, r.unit)} | ${fmt(r.agentgate, r.unit)} | ${r.ratio === null || !Number.isFinite(r.ratio) ? '–' : `${r.ratio.toFixed(2)}x`} | ${r.target ?? ''} | ${r.holds === null ? '' : r.holds ? 'yes' : '**no**'} |`);
+    out.push(`| ${r.case} | ${r.metric} | ${fmt(r.direct, r.unit)} | ${fmt(r.relay, r.unit)} | ${fmt(r.agentgate, r.unit)} | ${r.ratio === null || !Number.isFinite(r.ratio) ? '–' : `${r.ratio.toFixed(2)}x`} | ${r.target ?? ''} | ${verdict(r, '**no**')} |`);
   }
   return out.join('\n');
 }
