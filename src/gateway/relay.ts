@@ -1,6 +1,6 @@
 import type { CapturedRows, ResultRecord } from '../audit/types.ts';
 import type { ResultMasker } from '../policy/types.ts';
-import { decodeColumnDefinition, type ColumnDefCache, type ColumnDefinition } from '../protocol/columns.ts';
+import type { ColumnDefCache, ColumnDefinition } from '../protocol/columns.ts';
 import { MAX_PACKET_PAYLOAD } from '../protocol/constants.ts';
 import { framePayload } from '../protocol/framing.ts';
 import { decodeErr, encodeErr } from '../protocol/packets.ts';
@@ -68,8 +68,8 @@ export interface RelayOptions {
   hooks: RelayHooks;
   /** For COM_STMT_FETCH: the result set of the cursor. */
   cursor?: ResultSetInfo | null;
-  /** Decodes column definitions, handing back the same array for the same bytes (absent: decoded every time). */
-  columnDefs?: ColumnDefCache;
+  /** Decodes column definitions, handing back the same array for the same bytes (the session's). */
+  columnDefs: ColumnDefCache;
   /**
    * Called once the response is complete, before its held bytes go to the client. Resolve with null to send them,
    * or with an ERR payload to send in place of the final packet (the audit store could not record).
@@ -217,8 +217,7 @@ class Relay {
   }
 
   private emitColumns(): void {
-    const packets = this.columnRaw.map((c) => c.raw);
-    this.columns = this.o.columnDefs ? this.o.columnDefs.defs(packets, 4) : packets.map((p) => decodeColumnDefinition(p.subarray(4)));
+    this.columns = this.o.columnDefs.defs(this.columnRaw.map((c) => c.raw), 4);
     if (this.inPrepare && this.res.prepared) this.res.prepared.columns = this.columns;
     const masker = this.o.hooks.onColumns(this.columns, this.resultIndex, this.inPrepare);
     const defs = masker?.columnDefs;

@@ -255,18 +255,20 @@ export class RowMasker implements ResultMasker {
     if (style === 'redact') return REDACTED_BYTES;
     if (style === 'hash') return Buffer.from(hashToken(this.hasher, this.valueBytes(p, s, e, i)), 'latin1');
     const kind = this.kinds[i]!;
-    const digitsFast = kind === 'single' || kind === 'utf8';
-    // Text as sent (every text-row cell, binary strings): the digit-shaped fast path reads the row's bytes in place.
-    const asSent = !this.binary || isLengthPrefixed(this.inCols[i]!.type);
-    if (digitsFast && asSent) {
-      const fast = partialDigitsBytes(p, s, e);
+    // Text as sent (every text-row cell, binary strings) is read in place; binary numbers and dates are rendered.
+    let src = p;
+    let vs = s;
+    let ve = e;
+    if (this.binary && !isLengthPrefixed(this.inCols[i]!.type)) {
+      src = this.valueBytes(p, s, e, i);
+      vs = 0;
+      ve = src.length;
+    }
+    if (kind === 'single' || kind === 'utf8') {
+      const fast = partialDigitsBytes(src, vs, ve);
       if (fast) return fast;
     }
-    const v = asSent ? p.subarray(s, e) : this.valueBytes(p, s, e, i);
-    if (digitsFast && !asSent) {
-      const fast = partialDigitsBytes(v, 0, v.length);
-      if (fast) return fast;
-    }
+    const v = src.subarray(vs, ve);
     let text: string;
     if (kind === 'bytes') text = v.toString('hex');
     else if (kind === 'single') text = v.toString('latin1');
