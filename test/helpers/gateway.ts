@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, copyFileSync, existsSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config/index.ts';
 import { Gateway } from '../../src/gateway/server.ts';
 import { silentLogger, createLogger } from '../../src/log.ts';
@@ -60,6 +61,16 @@ export async function upstreamAccount(prefix = 'gw'): Promise<UpstreamAccount> {
     `GRANT PROCESS ON *.* TO '${n}'@'%'`,
   ].join('; '));
   return { user: n, password, database: n, host: srv.host, port: srv.port };
+}
+
+/** Runs statements, in order, on the account's database directly (not through a gateway): a test's setup. */
+export async function upstreamSetup(u: UpstreamAccount, ...sql: string[]): Promise<void> {
+  const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
+  try {
+    for (const s of sql) await c.query(s);
+  } finally {
+    await c.end();
+  }
 }
 
 export interface TestGateway {

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { startTestGateway, writeTestConfig, defaultYaml, repoRoot, upstreamAccount, type TestGateway, type ConfigParts } from '../helpers/gateway.ts';
+import { startTestGateway, writeTestConfig, defaultYaml, repoRoot, upstreamAccount, upstreamSetup, type TestGateway, type ConfigParts } from '../helpers/gateway.ts';
 import { waitForPort } from '../helpers/ports.ts';
 import { testPostgresDatabase } from '../helpers/postgres.ts';
 import type { Approval } from '../../src/audit/types.ts';
@@ -90,13 +90,8 @@ describe('approval of single statements (hold mode)', () => {
         approvals: `  timeout: 3s\n  webhook: ${hook.url}\n  webhookSecret: hook-secret-0123456789`,
       }).replace('    - { name: dba-bot,', '    - { name: carol, secret: carol-secret-0123456789, groups: [agents] }\n    - { name: dba-bot,'),
     });
-    const u = gw.upstream;
-    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
-    await c.query('CREATE TABLE victim (id INT)');
-    await c.query('CREATE TABLE keeper (id INT)');
-    await c.query('CREATE TABLE payments (id INT PRIMARY KEY, status VARCHAR(10))');
-    await c.query("INSERT INTO payments VALUES (1, 'paid')");
-    await c.end();
+    await upstreamSetup(gw.upstream, 'CREATE TABLE victim (id INT)', 'CREATE TABLE keeper (id INT)',
+      'CREATE TABLE payments (id INT PRIMARY KEY, status VARCHAR(10))', "INSERT INTO payments VALUES (1, 'paid')");
   });
 
   after(async () => {
@@ -183,10 +178,7 @@ describe('retry mode', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startTestGateway({ yaml: (p) => defaultYaml(p, { policies: policies('retry') }) });
-    const u = gw.upstream;
-    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
-    await c.query('CREATE TABLE t1 (id INT)');
-    await c.end();
+    await upstreamSetup(gw.upstream, 'CREATE TABLE t1 (id INT)');
   });
   after(async () => {
     await gw?.stop();
@@ -225,10 +217,7 @@ describe('two approvers (minApprovals: 2)', () => {
     targets: ["*"]`,
       }),
     });
-    const u = gw.upstream;
-    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
-    await c.query('CREATE TABLE twice (id INT)');
-    await c.end();
+    await upstreamSetup(gw.upstream, 'CREATE TABLE twice (id INT)');
   });
   after(async () => {
     await gw?.stop();
@@ -300,12 +289,8 @@ describe('many held statements', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startTestGateway({ yaml: (p) => defaultYaml(p, { policies: policies(), approvals: '  timeout: 120s' }) });
-    const u = gw.upstream;
-    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
-    await c.query('CREATE TABLE payments (id INT PRIMARY KEY, status VARCHAR(10))');
     const values = Array.from({ length: 200 }, (_v, i) => `(${i}, 'paid')`).join(',');
-    await c.query(`INSERT INTO payments VALUES ${values}`);
-    await c.end();
+    await upstreamSetup(gw.upstream, 'CREATE TABLE payments (id INT PRIMARY KEY, status VARCHAR(10))', `INSERT INTO payments VALUES ${values}`);
   });
   after(async () => {
     await gw?.stop();

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
-import { startTestGateway, defaultYaml, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, defaultYaml, upstreamSetup, type TestGateway } from '../helpers/gateway.ts';
 
 describe('row-estimate rules (minRows)', () => {
   let gw: TestGateway;
@@ -17,13 +17,9 @@ describe('row-estimate rules (minRows)', () => {
       - { name: big-deletes, kinds: [delete, update], minRows: 100, action: deny }`,
       }),
     });
-    const u = gw.upstream;
-    const c = await mysql.createConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
-    await c.query('CREATE TABLE events (id INT PRIMARY KEY, kind VARCHAR(10), KEY (kind))');
     const rows = Array.from({ length: 2000 }, (_v, i) => `(${i}, '${i < 10 ? 'rare' : 'common'}')`).join(',');
-    await c.query(`INSERT INTO events VALUES ${rows}`);
-    await c.query('ANALYZE TABLE events');
-    await c.end();
+    await upstreamSetup(gw.upstream, 'CREATE TABLE events (id INT PRIMARY KEY, kind VARCHAR(10), KEY (kind))',
+      `INSERT INTO events VALUES ${rows}`, 'ANALYZE TABLE events');
   });
   after(async () => {
     await gw?.stop();
