@@ -64,7 +64,9 @@ export class GroupCommit<T> {
         this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#maxBatch);
         let outcome: (Error | null)[];
         try {
-          outcome = await this.#flush(batch.map((w) => w.item));
+          // A flush that finished synchronously (the SQLite store's journal) settles its batch in this same turn.
+          const r = this.#flush(batch.map((w) => w.item));
+          outcome = Array.isArray(r) ? r : await r;
         } catch (err) {
           const e = err instanceof Error ? err : new Error(String(err));
           this.healthy = false;

@@ -329,23 +329,35 @@ export class SqliteAuditStore implements AuditStore {
     return this.#queue.enqueue(op);
   }
 
-  async #flush(ops: Op[]): Promise<(Error | null)[]> {
-    try {
-      return await this.#flushOnce(ops);
-    } catch (err) {
+  /** Synchronous on the journal path, unless the tables must first take what is journaled (see #flushOnce). */
+  #flush(ops: Op[]): Promise<(Error | null)[]> | (Error | null)[] {
+    const failed = (err: unknown): never => {
       this.#writer?.forget(ops);
       throw err;
+    };
+    try {
+      const r = this.#flushOnce(ops);
+      return Array.isArray(r) ? r : r.catch(failed);
+    } catch (err) {
+      return failed(err);
     }
   }
 
-  async #flushOnce(ops: Op[]): Promise<(Error | null)[]> {
+  #flushOnce(ops: Op[]): Promise<(Error | null)[]> | (Error | null)[] {
     this.#db_();
-    const s = this.#s;
     // Sessions this process does not hold (opened before a restart, closed, or by another process on this file) are
     // looked up in the tables, and so is the stream's head after a failed batch: the tables must then hold everything
-    // journaled.
+    // journaled. So must they when they have not taken what is journaled for a while: #drain then throws, and the
+    // batch is refused rather than let the journal grow unseen.
     const unknown = this.#writer.unknownSessions(ops);
-    if (unknown.length || this.#writer.stale) await this.#drain();
+    if (unknown.length || this.#writer.stale || (this.#journal && this.#ingestError)) {
+      return this.#drain().then(() => this.#flushDrained(ops, unknown));
+    }
+    return this.#flushDrained(ops, unknown);
+  }
+
+  #flushDrained(ops: Op[], unknown: string[]): Promise<(Error | null)[]> | (Error | null)[] {
+    const s = this.#s;
     if (this.#writer.stale) {
       this.#loadHead();
       this.#writer.stale = false;
@@ -359,8 +371,6 @@ export class SqliteAuditStore implements AuditStore {
     const existing = new Set<string>();
     for (const op of ops) if (op.kind === 'open' && s.sessionExists.get(op.start.id)) existing.add(op.start.id);
     if (this.#journal) {
-      // The tables have not taken what is journaled for a while: refuse rather than let the journal grow unseen.
-      if (this.#ingestError) await this.#drain();
       // Durable once appended to the journal; the tables follow a moment later.
       const plan = this.#writer.plan(ops, { existing });
       const no = this.#journalNo + 1;
@@ -371,6 +381,11 @@ export class SqliteAuditStore implements AuditStore {
       this.#scheduleIngest();
       return plan.outcome;
     }
+    return this.#commitThreaded(ops, existing);
+  }
+
+  /** With `audit.fsync`: each batch is a SQLite transaction of its own, committed by the writer thread. */
+  async #commitThreaded(ops: Op[], existing: ReadonlySet<string>): Promise<(Error | null)[]> {
     for (let attempt = 0; ; attempt++) {
       const plan = this.#writer.plan(ops, { existing });
       try {
