@@ -3,9 +3,10 @@
  * being committed) is written in one transaction. `enqueue` resolves once the item's batch committed.
  *
  * The flush function returns one outcome per item (null: stored; an Error: that item alone was refused, e.g. a seq
- * that does not increase) or throws when the batch as a whole failed, which rejects every item of the batch and
- * marks the queue unhealthy until a later batch succeeds. Nothing is retried behind the caller's back: a rejected
- * append is the caller's to handle (the gateway refuses the statement), so no event is ever dropped silently.
+ * that does not increase), directly or as a promise, or throws (rejects) when the batch as a whole failed, which
+ * rejects every item of the batch and marks the queue unhealthy until a later batch succeeds. Nothing is retried
+ * behind the caller's back: a rejected append is the caller's to handle (the gateway refuses the statement), so no
+ * event is ever dropped silently.
  */
 export type FlushFn<T> = (items: T[]) => Promise<(Error | null)[]> | (Error | null)[];
 
