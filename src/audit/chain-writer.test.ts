@@ -64,6 +64,27 @@ describe('ChainWriter', () => {
     assert.equal(w.plan([{ kind: 'checkpoint' }]).checkpoint, null, 'nothing new: no checkpoint');
   });
 
+  test("a checkpoint lists each session's latest head from every committed batch since the last one, and none from a plan never committed", () => {
+    const w = writer(6);
+    const p1 = w.plan([open('a'), open('b'), ev('a', 1)]);
+    w.commit(p1);
+    w.plan([ev('b', 1), ev('c', 1)]); // planned, never committed (its batch failed)
+    const p2 = w.plan([open('c'), ev('a', 2)]);
+    w.commit(p2);
+    const p3 = w.plan([ev('a', 3)]);
+    const c = JSON.parse(p3.checkpoint!.payload) as CheckpointPayload;
+    const hex = (b: Buffer) => b.toString('hex');
+    assert.deepEqual(c.sessions, [
+      ['a', 3, hex(p3.records[0]!.hash), null, null],
+      ['b', 0, hex(p1.records[1]!.hash), null, null],
+      ['c', 0, hex(p2.records[0]!.hash), null, null],
+    ]);
+    w.commit(p3);
+    const p4 = w.plan([ev('b', 1), { kind: 'checkpoint' }]);
+    const c4 = JSON.parse(p4.checkpoint!.payload) as CheckpointPayload;
+    assert.deepEqual(c4.sessions.map((x) => x[0]), ['b'], 'the sessions sealed by the previous checkpoint are not listed again');
+  });
+
   test('after a failed batch that was in fact stored, continues from what the database holds', () => {
     const w = writer();
     const p1 = w.plan([open('a'), ev('a', 1)]);

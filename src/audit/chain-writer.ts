@@ -85,8 +85,19 @@ export interface Plan {
   heads: Map<string, SessionHead>;
   closed: string[];
   stream: StreamHead;
-  touched: Map<string, CheckpointSession>;
+  /** Session heads this batch changes (or, with a checkpoint, those changed after it: none). */
+  touched: Map<string, Touched>;
+  /** The batch has a checkpoint: the sessions touched before it are sealed. */
+  sealed: boolean;
   sinceCheckpoint: number;
+}
+
+/** A session head changed since the last checkpoint; its hash turns into hex only when a checkpoint lists it. */
+interface Touched {
+  seq: number;
+  hash: Buffer;
+  endedAt: string | null;
+  endCause: string | null;
 }
 
 export interface ChainWriterOptions {
@@ -116,7 +127,7 @@ export class ChainWriter {
   readonly knownColsets = new Set<number>();
   readonly knownColumnSets = new Set<string>();
   /** Session heads changed since the last checkpoint. */
-  #touched = new Map<string, CheckpointSession>();
+  #touched = new Map<string, Touched>();
   #sinceCheckpoint = 0;
   lastCheckpointAt = 0;
 
@@ -174,11 +185,13 @@ export class ChainWriter {
     const heads = new Map<string, SessionHead>();
     const getHead = (id: string): SessionHead | undefined => heads.get(id) ?? this.sessions.get(id);
     const stream: StreamHead = { ...this.head };
-    const touched = new Map(this.#touched);
+    // What this batch changes, apart from the writer's own map (copying that per batch would cost as much as the
+    // sessions written since the last checkpoint).
+    const touched = new Map<string, Touched>();
     let since = this.#sinceCheckpoint;
     const p: Plan = {
       records: [], sessions: new Map(), colsets: new Map(), columnSets: new Map(), sessionColsets: [], checkpoint: null, outcome: [],
-      heads, closed: [], stream, touched, sinceCheckpoint: 0,
+      heads, closed: [], stream, touched, sealed: false, sinceCheckpoint: 0,
     };
     const change = (id: string): SessionChange => {
       let c = p.sessions.get(id);
@@ -199,7 +212,7 @@ export class ChainWriter {
       stream.position = position;
       stream.hash = hash;
       since++;
-      touched.set(sessionId, [sessionId, seq, hash.toString('hex'), null, null]);
+      touched.set(sessionId, { seq, hash, endedAt: null, endCause: null });
       return hash;
     };
 
@@ -248,7 +261,7 @@ export class ChainWriter {
             const c = change(op.id);
             c.endedAt = endedAt;
             c.endCause = op.cause;
-            touched.set(op.id, [op.id, h.seq, h.hash.toString('hex'), endedAt, op.cause]);
+            touched.set(op.id, { seq: h.seq, hash: h.hash, endedAt, endCause: op.cause });
             closedNow.add(op.id);
             p.closed.push(op.id);
             // A closed session is sealed by the checkpoint of its batch, so its export proves it is complete.
@@ -265,9 +278,13 @@ export class ChainWriter {
       }
     }
 
-    if ((wantCheckpoint || since >= this.#every) && (since > 0 || touched.size > 0)) {
+    if ((wantCheckpoint || since >= this.#every) && (since > 0 || touched.size > 0 || this.#touched.size > 0)) {
       const at = this.#now().toISOString();
-      const sessions = [...touched.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      const all = new Map(this.#touched);
+      for (const [id, t] of touched) all.set(id, t);
+      const sessions: CheckpointSession[] = [];
+      for (const [id, t] of all) sessions.push([id, t.seq, t.hash.toString('hex'), t.endedAt, t.endCause]);
+      sessions.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
       const payload: CheckpointPayload = {
         type: 'checkpoint', v: 1, stream: this.stream, n: stream.checkpointN + 1, position: stream.position,
         hash: stream.hash.toString('hex'), prev: stream.checkpointDigest, at, key: this.keyId, sessions,
@@ -281,6 +298,7 @@ export class ChainWriter {
       stream.checkpointPosition = payload.position;
       stream.checkpointDigest = sha256Hex(text);
       touched.clear();
+      p.sealed = true;
       since = 0;
     }
     p.sinceCheckpoint = since;
@@ -296,7 +314,8 @@ export class ChainWriter {
     if (this.knownColsets.size > 100_000) this.knownColsets.clear();
     for (const d of p.columnSets.keys()) this.knownColumnSets.add(d);
     if (this.knownColumnSets.size > 100_000) this.knownColumnSets.clear();
-    this.#touched = p.touched;
+    if (p.sealed) this.#touched = new Map();
+    for (const [id, t] of p.touched) this.#touched.set(id, t);
     this.#sinceCheckpoint = p.sinceCheckpoint;
     if (p.checkpoint) this.lastCheckpointAt = Date.now();
   }
