@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { decodeJournalRecord, Journal } from './journal.ts';
+import { decodeJournalRecords, Journal } from './journal.ts';
 import type { WireBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-journal-'));
@@ -27,7 +27,10 @@ test('records read back as appended, also from the bytes append returned', () =>
   assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 2"}');
   assert.ok(Number.isNaN(back[1]!.batch.records.nums[3]));
   assert.deepEqual([...back[2]!.batch.records.bytes], new Array(99).fill(3));
-  assert.deepEqual(decodeJournalRecord(written[1]!), back[1]);
+  assert.deepEqual(decodeJournalRecords(written[1]!), [back[1]]);
+  // Several records in one buffer, as the writer thread gets them.
+  assert.deepEqual(decodeJournalRecords(Buffer.concat(written)), back);
+  assert.throws(() => decodeJournalRecords(Buffer.concat(written).subarray(0, -1)), /cut short/);
   j.close();
 });
 
@@ -69,7 +72,7 @@ test('bodies with characters outside ASCII (and empty ones) read back exactly', 
   b.records.sessionIds.push('s-x', 's-y');
   b.records.bodies.push('{"sql":"SELECT \'Zoë — 東京 🚀\'"}', '');
   const written = j.append({ no: 1, batch: b });
-  for (const back of [j.recover()[0]!, decodeJournalRecord(written)]) {
+  for (const back of [j.recover()[0]!, decodeJournalRecords(written)[0]!]) {
     assert.deepEqual(back.batch.records.bodies, b.records.bodies);
     assert.deepEqual([...back.batch.records.bytes], new Array(99).fill(1));
   }

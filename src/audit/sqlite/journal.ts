@@ -45,7 +45,7 @@ export class Journal {
 
   /**
    * Appends one batch; returns once write() returned (and, with fsync, the data reached the disk). Returns the
-   * record as written (`decodeJournalRecord` reads it back: the writer thread gets these bytes, not the batch).
+   * record as written (`decodeJournalRecords` reads it back: the writer thread gets these bytes, not the batch).
    */
   append(rec: JournalRecord): Buffer {
     if (this.broken) throw this.broken;
@@ -139,10 +139,20 @@ function encodeRecord(rec: JournalRecord): Buffer {
   return out;
 }
 
-/** One record as `append` returned it (header included). */
-export function decodeJournalRecord(rec: Uint8Array): JournalRecord {
-  const b = Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength);
-  return decodeRecord(b.subarray(8, 8 + b.readUInt32LE(0)));
+/**
+ * Records as `append` returned them (headers included), one after the other in `recs`. The batches' buffers are views
+ * into `recs`, not copies.
+ */
+export function decodeJournalRecords(recs: Uint8Array): JournalRecord[] {
+  const b = Buffer.from(recs.buffer, recs.byteOffset, recs.byteLength);
+  const out: JournalRecord[] = [];
+  for (let pos = 0; pos < b.length;) {
+    const end = pos + 8 + (pos + 8 <= b.length ? b.readUInt32LE(pos) : 0);
+    if (pos + 8 > b.length || end > b.length) throw new Error('journal records: the last one is cut short');
+    out.push(decodeRecord(b.subarray(pos + 8, end)));
+    pos = end;
+  }
+  return out;
 }
 
 function decodeRecord(p: Buffer): JournalRecord {
@@ -169,7 +179,7 @@ function decodeRecord(p: Buffer): JournalRecord {
   } else {
     bodies = m.bodies as string[];
   }
-  const bytes = Buffer.from(p.subarray(o));
+  const bytes = p.subarray(o);
   const batch: WireBatch = {
     stream: m.stream as number,
     sessions: m.sessions as WireBatch['sessions'],

@@ -2,7 +2,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
-import { decodeJournalRecord } from './journal.ts';
+import { decodeJournalRecords } from './journal.ts';
 
 /**
  * The SQLite writer thread: commits what the main thread planned, on its own connection, so that commits, lock waits
@@ -44,7 +44,7 @@ port.on('message', (m: ToWorker) => {
     case 'ingest':
       try {
         if (m.t === 'batch') writer!.write(m.batch);
-        else writer!.writeMany(m.records.map((r) => decodeJournalRecord(r).batch), m.journal);
+        else writer!.writeMany(decodeJournalRecords(m.records).map((r) => r.batch), m.journal);
         reply({ t: 'done', id: m.id });
       } catch (err) {
         const e = err as Error & { code?: string; errstr?: string };
