@@ -1,27 +1,36 @@
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { decodeJournalRecords, Journal } from './journal.ts';
-import type { WireBatch } from './wire.ts';
+import { keyId } from '../chain.ts';
+import { ChainWriter, type Op, type PlannedRecord } from '../chain-writer.ts';
+import { encodeEvent } from '../record.ts';
+import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
+import { plannedBatch, toWire, type PlannedBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-journal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function batch(n: number): WireBatch {
-  const nums = new Float64Array([n, n, 0, NaN, 3]);
-  const bytes = new Uint8Array(99).fill(n);
+/** A batch of one record at position and seq n, whose hashes and 3 bytes of rows are all n. */
+function batch(n: number): PlannedBatch {
   return {
     stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], checkpoint: null,
-    records: { sessionIds: [`s-${n}`], bodies: [`{"sql":"SELECT ${n}"}`], nums, bytes },
+    records: [record(n, `s-${n}`, `{"sql":"SELECT ${n}"}`)],
   };
+}
+
+function record(n: number, sessionId: string, body: string): PlannedRecord {
+  const h = Buffer.alloc(32, n);
+  return { sessionId, seq: n, position: n, prev: h, sessPrev: h, hash: h, body, rows: Buffer.alloc(3, n), fmt: 0, colset: null };
 }
 
 test('records read back as appended, also from the bytes append returned', () => {
   const j = new Journal(join(dir, 'a'));
-  const written = [1, 2, 3].map((no) => j.append({ no, batch: batch(no) }));
+  const written = [1, 2, 3].map((no) => j.append(no, batch(no)));
   const back = j.recover();
   assert.deepEqual(back.map((r) => r.no), [1, 2, 3]);
   assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 2"}');
@@ -37,15 +46,15 @@ test('records read back as appended, also from the bytes append returned', () =>
 test('a record cut short by a crash, or bytes after it, end the replay; the records before it are kept', () => {
   const path = join(dir, 'b');
   const j = new Journal(path);
-  j.append({ no: 1, batch: batch(1) });
-  const second = j.append({ no: 2, batch: batch(2) });
+  j.append(1, batch(1));
+  const second = j.append(2, batch(2));
   j.close();
   appendFileSync(path, second.subarray(0, second.length - 5));
   assert.deepEqual(new Journal(path).recover().map((r) => r.no), [1, 2]);
   // A flipped byte inside a record fails its CRC.
   const path2 = join(dir, 'c');
   const k = new Journal(path2);
-  k.append({ no: 1, batch: batch(1) });
+  k.append(1, batch(1));
   k.close();
   const bad = Buffer.from(second);
   bad[bad.length - 1]! ^= 0xff;
@@ -56,25 +65,24 @@ test('a record cut short by a crash, or bytes after it, end the replay; the reco
 test('truncate empties the file only once it holds at least the given size', () => {
   const path = join(dir, 'd');
   const j = new Journal(path);
-  j.append({ no: 1, batch: batch(1) });
+  j.append(1, batch(1));
   j.truncate(1 << 20);
   assert.ok(statSync(path).size > 0);
   j.truncate();
   assert.equal(statSync(path).size, 0);
-  j.append({ no: 2, batch: batch(2) });
+  j.append(2, batch(2));
   assert.deepEqual(j.recover().map((r) => r.no), [2]);
   j.close();
 });
 
 test('bodies with characters outside ASCII (and empty ones) read back exactly', () => {
   const j = new Journal(join(dir, 'e'));
-  const b = batch(1);
-  b.records.sessionIds.push('s-x', 's-y');
-  b.records.bodies.push('{"sql":"SELECT \'Zoë — 東京 🚀\'"}', '');
-  const written = j.append({ no: 1, batch: b });
+  const b = { ...batch(1), records: [record(1, 's-1', '{"sql":"SELECT 1"}'), record(1, 's-x', '{"sql":"SELECT \'Zoë — 東京 🚀\'"}'), record(1, 's-y', '')] };
+  const written = j.append(1, b);
   for (const back of [j.recover()[0]!, decodeJournalRecords(written)[0]!]) {
-    assert.deepEqual(back.batch.records.bodies, b.records.bodies);
-    assert.deepEqual([...back.batch.records.bytes], new Array(99).fill(1));
+    assert.deepEqual(back.batch.records.bodies, b.records.map((r) => r.body));
+    assert.deepEqual(back.batch.records.sessionIds, ['s-1', 's-x', 's-y']);
+    assert.deepEqual([...back.batch.records.bytes], new Array(3 * 99).fill(1));
   }
   j.close();
 });
@@ -96,12 +104,28 @@ test('a journal written by an earlier version (bodies inside the JSON part) stil
   const path = join(dir, 'f');
   writeFileSync(path, Buffer.concat([head, payload]));
   const j = new Journal(path);
-  j.append({ no: 8, batch: batch(8) });
+  j.append(8, batch(8));
   const back = j.recover();
   assert.deepEqual(back.map((r) => r.no), [7, 8]);
   assert.deepEqual(back[0]!.batch.records.bodies, ['{"sql":"SELECT \\"7\\""}']);
   assert.deepEqual(back[0]!.batch.records.sessionIds, ['s-7']);
   assert.deepEqual([...back[0]!.batch.records.bytes], new Array(99).fill(7));
   assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 8"}');
+  j.close();
+});
+
+test('a planned batch reads back as the batch the writer thread would get without the journal (toWire)', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const w = new ChainWriter({ stream: 'gw', key: privateKey, keyId: keyId(createPublicKey(privateKey)), checkpointEvery: 4 });
+  const ev = (id: string, seq: number): Op => ({ kind: 'event', event: encodeEvent(selectEvent(id, seq), 1000) });
+  const first = w.plan([{ kind: 'open', start: sessionStart('a') }, ev('a', 1)]);
+  w.commit(first);
+  // An existing session updated, a new one opened, rows, column sets, a close and the checkpoint it brings.
+  const plan = w.plan([{ kind: 'open', start: sessionStart('b') }, ev('a', 2), ev('b', 1), { kind: 'close', id: 'a', endedAt: new Date().toISOString(), cause: 'quit' }]);
+  assert.ok(plan.checkpoint && plan.records.some((r) => r.rows) && plan.sessions.size === 2);
+  const j = new Journal(join(dir, 'g'));
+  const written = j.append(7, plannedBatch(plan, 3));
+  assert.deepEqual(decodeJournalRecords(written), [{ no: 7, batch: toWire(plan, 3) }]);
+  assert.deepEqual(j.recover(), [{ no: 7, batch: toWire(plan, 3) }]);
   j.close();
 });

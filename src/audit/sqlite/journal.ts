@@ -3,7 +3,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSy
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BatchWriter } from './batch-writer.ts';
-import type { WireBatch } from './wire.ts';
+import type { PlannedBatch, WireBatch } from './wire.ts';
 
 /**
  * The write-ahead journal of one writer (stream) of the SQLite store.
@@ -44,12 +44,12 @@ export class Journal {
   }
 
   /**
-   * Appends one batch; returns once write() returned (and, with fsync, the data reached the disk). Returns the
-   * record as written (`decodeJournalRecords` reads it back: the writer thread gets these bytes, not the batch).
+   * Appends batch number `no`; returns once write() returned (and, with fsync, the data reached the disk). Returns
+   * the record as written (`decodeJournalRecords` reads it back: the writer thread gets these bytes, not the batch).
    */
-  append(rec: JournalRecord): Buffer {
+  append(no: number, batch: PlannedBatch): Buffer {
     if (this.broken) throw this.broken;
-    const out = encodeRecord(rec);
+    const out = encodeRecord(no, batch);
     try {
       let off = 0;
       while (off < out.length) off += writeSync(this.fd, out, off);
@@ -109,31 +109,48 @@ export class Journal {
   }
 }
 
-function encodeRecord(rec: JournalRecord): Buffer {
-  const b = rec.batch;
+function encodeRecord(no: number, b: PlannedBatch): Buffer {
   const c = b.checkpoint;
-  const bodies = b.records.bodies;
-  const bodyBytes = new Array<number>(bodies.length);
+  const records = b.records;
+  const n = records.length;
+  const sessionIds = new Array<string>(n);
+  const bodyBytes = new Array<number>(n);
   let bodiesLen = 0;
-  for (let i = 0; i < bodies.length; i++) bodiesLen += bodyBytes[i] = Buffer.byteLength(bodies[i]!, 'utf8');
-  const meta = Buffer.from(JSON.stringify({
-    no: rec.no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
-    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds: b.records.sessionIds, bodyBytes,
+  let bytesLen = 0;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    sessionIds[i] = r.sessionId;
+    bodiesLen += bodyBytes[i] = Buffer.byteLength(r.body, 'utf8');
+    bytesLen += 96 + (r.rows ? r.rows.length : 0);
+  }
+  const meta = JSON.stringify({
+    no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
+    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds, bodyBytes,
     checkpoint: c ? { ...c, signature: Buffer.from(c.signature).toString('base64') } : null,
-  }), 'utf8');
-  const nums = Buffer.from(b.records.nums.buffer, b.records.nums.byteOffset, b.records.nums.byteLength);
-  const bytes = Buffer.from(b.records.bytes.buffer, b.records.bytes.byteOffset, b.records.bytes.byteLength);
-  const payloadLen = 4 + meta.length + 4 + nums.length + 4 + bodiesLen + bytes.length;
-  // Its own memory (not a slice of the shared pool): the writer thread gets a copy of exactly these bytes.
-  const out = Buffer.allocUnsafeSlow(8 + payloadLen);
+  });
+  const metaLen = Buffer.byteLength(meta, 'utf8');
+  const payloadLen = 4 + metaLen + 4 + 40 * n + 4 + bodiesLen + bytesLen;
+  const out = Buffer.allocUnsafe(8 + payloadLen);
   let o = 8;
-  out.writeUInt32LE(meta.length, o); o += 4;
-  meta.copy(out, o); o += meta.length;
-  out.writeUInt32LE(nums.length, o); o += 4;
-  nums.copy(out, o); o += nums.length;
+  out.writeUInt32LE(metaLen, o); o += 4;
+  o += out.write(meta, o, metaLen, 'utf8');
+  // records.nums and records.bytes of the WireBatch the record decodes to (wire.ts), written out directly.
+  out.writeUInt32LE(40 * n, o); o += 4;
+  for (const r of records) {
+    o = out.writeDoubleLE(r.position, o);
+    o = out.writeDoubleLE(r.seq, o);
+    o = out.writeDoubleLE(r.fmt, o);
+    o = out.writeDoubleLE(r.colset ?? NaN, o);
+    o = out.writeDoubleLE(r.rows ? r.rows.length : -1, o);
+  }
   out.writeUInt32LE(bodiesLen, o); o += 4;
-  for (let i = 0; i < bodies.length; i++) o += out.write(bodies[i]!, o, bodyBytes[i]!, 'utf8');
-  bytes.copy(out, o);
+  for (let i = 0; i < n; i++) o += out.write(records[i]!.body, o, bodyBytes[i]!, 'utf8');
+  for (const r of records) {
+    o += r.prev.copy(out, o);
+    o += r.sessPrev.copy(out, o);
+    o += r.hash.copy(out, o);
+    if (r.rows) o += r.rows.copy(out, o);
+  }
   out.writeUInt32LE(payloadLen, 0);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;

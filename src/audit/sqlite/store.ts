@@ -23,7 +23,7 @@ import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
 import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
 import { sqliteVerifySource } from './verify-source.ts';
-import { toWire } from './wire.ts';
+import { plannedBatch, toWire } from './wire.ts';
 
 /**
  * The embedded store: one SQLite file in WAL mode, through node:sqlite.
@@ -378,7 +378,7 @@ export class SqliteAuditStore implements AuditStore {
       // Durable once appended to the journal; the tables follow a moment later.
       const plan = this.#writer.plan(ops, { existing });
       const no = this.#journalNo + 1;
-      const bytes = this.#journal.append({ no, batch: toWire(plan, this.#streamKey) });
+      const bytes = this.#journal.append(no, plannedBatch(plan, this.#streamKey));
       this.#journalNo = no;
       this.#pending.push({ no, bytes });
       this.#writer.commit(plan);

@@ -1,4 +1,4 @@
-import type { Plan, SessionChange } from '../chain-writer.ts';
+import type { Plan, PlannedRecord, SessionChange } from '../chain-writer.ts';
 
 /**
  * What the main thread sends the SQLite writer thread (writer-worker.ts), and what comes back. A batch is the plan
@@ -57,7 +57,14 @@ export type FromWorker =
   | { t: 'failed'; id: number; message: string; code?: string }
   | { t: 'closed' };
 
+/** A batch with its records as the plan has them (the journal writes them out itself, without packing them first). */
+export type PlannedBatch = Omit<WireBatch, 'records'> & { records: readonly PlannedRecord[] };
+
 export function toWire(plan: Plan, stream: number): WireBatch {
+  return { ...plannedBatch(plan, stream), records: packRecords(plan.records) };
+}
+
+export function plannedBatch(plan: Plan, stream: number): PlannedBatch {
   const sessions: WireSession[] = [];
   for (const c of plan.sessions.values()) {
     sessions.push({
@@ -68,12 +75,12 @@ export function toWire(plan: Plan, stream: number): WireBatch {
     });
   }
   return {
-    stream, sessions, records: packRecords(plan.records), colsets: [...plan.colsets], columnSets: [...plan.columnSets],
+    stream, sessions, records: plan.records, colsets: [...plan.colsets], columnSets: [...plan.columnSets],
     sessionColsets: plan.sessionColsets.map((s) => [s.colset, s.sessionId]), checkpoint: plan.checkpoint, closed: plan.closed,
   };
 }
 
-function packRecords(records: Plan['records']): WireRecords {
+function packRecords(records: readonly PlannedRecord[]): WireRecords {
   const n = records.length;
   let size = 0;
   for (const r of records) size += 96 + (r.rows ? r.rows.length : 0);
