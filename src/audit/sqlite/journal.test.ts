@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { decodeJournalRecords, Journal } from './journal.ts';
+import { decodeJournalRecords, Journal, PendingRecords } from './journal.ts';
 import { keyId } from '../chain.ts';
 import { ChainWriter, type Op, type PlannedRecord } from '../chain-writer.ts';
 import { encodeEvent } from '../record.ts';
@@ -127,5 +127,24 @@ test('a planned batch reads back as the batch the writer thread would get withou
   const written = j.append(7, plannedBatch(plan, 3));
   assert.deepEqual(decodeJournalRecords(written), [{ no: 7, batch: toWire(plan, 3) }]);
   assert.deepEqual(j.recover(), [{ no: 7, batch: toWire(plan, 3) }]);
+  j.close();
+});
+
+test('pending records: taken in order; after a failed move put back before those added since, growing as needed', () => {
+  const j = new Journal(join(dir, 'h'));
+  const p = new PendingRecords();
+  assert.equal(p.empty, true);
+  const big = { ...batch(2), records: [{ ...record(2, 's-2', '{}'), rows: Buffer.alloc(100_000, 2) }] };
+  p.add(1, j.append(1, batch(1)));
+  p.add(2, j.append(2, big));
+  const taken = p.take();
+  assert.equal(p.empty, true);
+  assert.equal(taken.lastNo, 2);
+  p.add(3, j.append(3, batch(3)));
+  p.restore(taken);
+  const again = p.take();
+  assert.equal(again.lastNo, 3);
+  assert.deepEqual(decodeJournalRecords(again.bytes).map((r) => r.no), [1, 2, 3]);
+  assert.deepEqual(decodeJournalRecords(again.bytes)[1]!.batch.records.bytes.subarray(96), Buffer.alloc(100_000, 2));
   j.close();
 });

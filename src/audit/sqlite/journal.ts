@@ -109,6 +109,54 @@ export class Journal {
   }
 }
 
+/**
+ * Journaled records not yet moved into the tables, as one run of bytes: the records one after the other, as `append`
+ * returned them. Not a Buffer per record: held across several collections of the young generation, those would be
+ * promoted to the old one and cost the garbage collector more than the copy made here.
+ */
+export class PendingRecords {
+  #buf = Buffer.allocUnsafeSlow(64 * 1024);
+  #len = 0;
+  /** Number of the last batch added (0: none since the last take). */
+  lastNo = 0;
+
+  get empty(): boolean {
+    return this.#len === 0;
+  }
+
+  add(no: number, record: Buffer): void {
+    this.#reserve(record.length);
+    this.#len += record.copy(this.#buf, this.#len);
+    this.lastNo = no;
+  }
+
+  /** Everything added so far, in a buffer of its own, and empties this. */
+  take(): { bytes: Buffer; lastNo: number } {
+    const bytes = Buffer.allocUnsafeSlow(this.#len);
+    this.#buf.copy(bytes, 0, 0, this.#len);
+    const taken = { bytes, lastNo: this.lastNo };
+    this.#len = 0;
+    this.lastNo = 0;
+    return taken;
+  }
+
+  /** Puts back what `take` returned, before what was added since. */
+  restore(taken: { bytes: Buffer; lastNo: number }): void {
+    this.#reserve(taken.bytes.length);
+    this.#buf.copy(this.#buf, taken.bytes.length, 0, this.#len);
+    taken.bytes.copy(this.#buf, 0);
+    this.#len += taken.bytes.length;
+    if (!this.lastNo) this.lastNo = taken.lastNo;
+  }
+
+  #reserve(more: number): void {
+    if (this.#len + more <= this.#buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#len + more));
+    this.#buf.copy(next, 0, 0, this.#len);
+    this.#buf = next;
+  }
+}
+
 function encodeRecord(no: number, b: PlannedBatch): Buffer {
   const c = b.checkpoint;
   const records = b.records;

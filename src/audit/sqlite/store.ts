@@ -21,7 +21,7 @@ import { breathe, buf, bufOrNull, type Row } from './rows.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
-import { Journal, journalPath, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
+import { Journal, journalPath, PendingRecords, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
 import { sqliteVerifySource } from './verify-source.ts';
 import { plannedBatch, toWire } from './wire.ts';
 
@@ -60,7 +60,7 @@ export class SqliteAuditStore implements AuditStore {
   #journal: Journal | null = null;
   #journalNo = 0;
   /** Journaled batches not yet moved into the tables. */
-  #pending: { no: number; bytes: Buffer }[] = [];
+  #pending = new PendingRecords();
   #ingestTimer: NodeJS.Timeout | null = null;
   #ingestError: Error | null = null;
   /** The move of journaled batches into the tables under way on the writer thread (#ingest). */
@@ -215,25 +215,24 @@ export class SqliteAuditStore implements AuditStore {
    */
   #ingest(): Promise<void> {
     if (this.#ingesting) return this.#ingesting;
-    if (!this.#pending.length || !this.#journal) return Promise.resolve();
+    if (this.#pending.empty || !this.#journal) return Promise.resolve();
     if (this.#ingestTimer) {
       clearTimeout(this.#ingestTimer);
       this.#ingestTimer = null;
     }
-    const batches = this.#pending;
-    this.#pending = [];
-    const moving = this.#threads!.ingest(batches.map((r) => r.bytes), { stream: this.#streamKey, batch: batches[batches.length - 1]!.no }).then(
+    const taken = this.#pending.take();
+    const moving = this.#threads!.ingest(taken.bytes, { stream: this.#streamKey, batch: taken.lastNo }).then(
       () => {
         this.#ingesting = null;
         this.#ingestError = null;
         // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs
         // a system call, and a replay skips what the tables already hold).
-        if (!this.#pending.length) this.#journal?.truncate(JOURNAL_TRUNCATE_BYTES);
+        if (this.#pending.empty) this.#journal?.truncate(JOURNAL_TRUNCATE_BYTES);
         else this.#scheduleIngest();
       },
       (err: Error) => {
         this.#ingesting = null;
-        this.#pending = batches.concat(this.#pending);
+        this.#pending.restore(taken);
         // The batches are safe in the journal, but the tables have not taken them: locked by another connection for
         // longer than the busy timeout (the writer thread waited that long), or worse. Until a move succeeds, the
         // store refuses new appends (#flushOnce) rather than let the journal grow unseen.
@@ -249,7 +248,7 @@ export class SqliteAuditStore implements AuditStore {
   async #drain(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       if (this.#ingesting) await this.#ingesting;
-      if (!this.#pending.length) return;
+      if (this.#pending.empty) return;
       if (attempt > 0 && this.#ingestError) throw this.#ingestError;
       await this.#ingest();
     }
@@ -380,7 +379,7 @@ export class SqliteAuditStore implements AuditStore {
       const no = this.#journalNo + 1;
       const bytes = this.#journal.append(no, plannedBatch(plan, this.#streamKey));
       this.#journalNo = no;
-      this.#pending.push({ no, bytes });
+      this.#pending.add(no, bytes);
       this.#writer.commit(plan);
       this.#scheduleIngest();
       return plan.outcome;

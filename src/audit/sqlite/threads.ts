@@ -91,7 +91,7 @@ export class WriterThreads {
   }
 
   #post(w: Worker, m: ToWorker): void {
-    w.postMessage(m, m.t === 'batch' ? transferables(m.batch) : m.t === 'ingest' ? [m.records.buffer as ArrayBuffer] : []);
+    w.postMessage(m, m.t === 'batch' ? transferables(m.batch) : []);
   }
 
   /** Commits one batch; resolves once COMMIT returned on the writer thread. */
@@ -100,21 +100,13 @@ export class WriterThreads {
   }
 
   /**
-   * Moves journaled batches (their journal records) into the tables in one transaction on the writer thread,
-   * recording the last batch number for the stream in the same transaction. The records go over as one buffer of
-   * their own, handed over rather than cloned: the caller keeps its records, to try again after a failure. Rejects
-   * with SQLITE_BUSY when another connection held the write lock for longer than the busy timeout.
+   * Moves journaled batches (their journal records, one after the other in `records`) into the tables in one
+   * transaction on the writer thread, recording the last batch number for the stream in the same transaction. The
+   * bytes are copied, not handed over: after a failure the caller still holds them to try again. Rejects with
+   * SQLITE_BUSY when another connection held the write lock for longer than the busy timeout.
    */
-  ingest(records: readonly Uint8Array[], journal: { stream: number; batch: number }): Promise<void> {
-    let size = 0;
-    for (const r of records) size += r.length;
-    const all = Buffer.allocUnsafeSlow(size);
-    let pos = 0;
-    for (const r of records) {
-      all.set(r, pos);
-      pos += r.length;
-    }
-    return this.#send((id) => ({ t: 'ingest', id, records: all, journal }));
+  ingest(records: Uint8Array, journal: { stream: number; batch: number }): Promise<void> {
+    return this.#send((id) => ({ t: 'ingest', id, records, journal }));
   }
 
   async #send(make: (id: number) => ToWorker): Promise<void> {
