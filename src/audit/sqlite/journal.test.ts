@@ -146,5 +146,10 @@ test('pending records: taken in order; after a failed move put back before those
   assert.equal(again.lastNo, 3);
   assert.deepEqual(decodeJournalRecords(again.bytes).map((r) => r.no), [1, 2, 3]);
   assert.deepEqual(decodeJournalRecords(again.bytes)[1]!.batch.records.bytes.subarray(96), Buffer.alloc(100_000, 2));
+  // A backlog of several megabytes, then business as usual.
+  p.add(4, j.append(4, { ...batch(4), records: [{ ...record(4, 's-4', '{}'), rows: Buffer.alloc(5_000_000, 4) }] }));
+  assert.equal(p.take().bytes.length > 5_000_000, true);
+  p.add(5, j.append(5, batch(5)));
+  assert.deepEqual(decodeJournalRecords(p.take().bytes).map((r) => r.batch.records.sessionIds), [['s-5']]);
   j.close();
 });

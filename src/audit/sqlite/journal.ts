@@ -109,13 +109,16 @@ export class Journal {
   }
 }
 
+const PENDING_START = 64 * 1024;
+const SHRINK_OVER = 4 * 1024 * 1024;
+
 /**
  * Journaled records not yet moved into the tables, as one run of bytes: the records one after the other, as `append`
  * returned them. Not a Buffer per record: held across several collections of the young generation, those would be
  * promoted to the old one and cost the garbage collector more than the copy made here.
  */
 export class PendingRecords {
-  #buf = Buffer.allocUnsafeSlow(64 * 1024);
+  #buf = Buffer.allocUnsafeSlow(PENDING_START);
   #len = 0;
   /** Number of the last batch added (0: none since the last take). */
   lastNo = 0;
@@ -137,6 +140,8 @@ export class PendingRecords {
     const taken = { bytes, lastNo: this.lastNo };
     this.#len = 0;
     this.lastNo = 0;
+    // Grown by a backlog (the tables locked for a while): not kept that large once it is gone.
+    if (this.#buf.length > SHRINK_OVER) this.#buf = Buffer.allocUnsafeSlow(PENDING_START);
     return taken;
   }
 
