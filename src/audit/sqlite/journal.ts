@@ -70,7 +70,6 @@ export class Journal {
 
   /** Every intact record in the file, in order. */
   recover(): JournalRecord[] {
-    const out: JournalRecord[] = [];
     const size = fstatSync(this.fd).size;
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
@@ -79,17 +78,7 @@ export class Journal {
       if (n === 0) break;
       got += n;
     }
-    let pos = 0;
-    while (pos + 8 <= got) {
-      const len = buf.readUInt32LE(pos);
-      const crc = buf.readUInt32LE(pos + 4);
-      if (pos + 8 + len > got) break;
-      const payload = buf.subarray(pos + 8, pos + 8 + len);
-      if (crc32(payload) !== crc) break;
-      out.push(decodeRecord(payload));
-      pos += 8 + len;
-    }
-    return out;
+    return scanRecords(buf.subarray(0, got)).records;
   }
 
   get bytes(): number {
@@ -214,15 +203,27 @@ function encodeRecord(no: number, b: PlannedBatch): Buffer {
  * into `recs`, not copies.
  */
 export function decodeJournalRecords(recs: Uint8Array): JournalRecord[] {
-  const b = Buffer.from(recs.buffer, recs.byteOffset, recs.byteLength);
-  const out: JournalRecord[] = [];
-  for (let pos = 0; pos < b.length;) {
-    const end = pos + 8 + (pos + 8 <= b.length ? b.readUInt32LE(pos) : 0);
-    if (pos + 8 > b.length || end > b.length) throw new Error('journal records: the last one is cut short');
-    out.push(decodeRecord(b.subarray(pos + 8, end)));
+  const { records, end } = scanRecords(Buffer.from(recs.buffer, recs.byteOffset, recs.byteLength));
+  if (end !== recs.byteLength) throw new Error(`journal records: the one at byte ${end} is cut short or damaged`);
+  return records;
+}
+
+/**
+ * The intact records at the start of `b`, and where they end: a record cut short (a crash in the middle of its
+ * write) or failing its CRC ends the scan, and nothing after it is read.
+ */
+function scanRecords(b: Buffer): { records: JournalRecord[]; end: number } {
+  const records: JournalRecord[] = [];
+  let pos = 0;
+  while (pos + 8 <= b.length) {
+    const end = pos + 8 + b.readUInt32LE(pos);
+    if (end > b.length) break;
+    const payload = b.subarray(pos + 8, end);
+    if (crc32(payload) !== b.readUInt32LE(pos + 4)) break;
+    records.push(decodeRecord(payload));
     pos = end;
   }
-  return out;
+  return { records, end: pos };
 }
 
 function decodeRecord(p: Buffer): JournalRecord {
