@@ -229,6 +229,60 @@ describe('masker: styles and both protocols', () => {
   });
 });
 
+describe('masker: in place', () => {
+  const cols = [intCol('id'), col('name'), col('ssn'), col('note'), intCol('card')];
+  const p = policy({ masking: [{ columns: ['app.users.ssn'], style: 'partial' }, { detect: ['credit_card'], style: 'partial' }] });
+
+  /** maskRowInPlace on a copy: what it returned, the bytes after, and what maskRow makes of the original. */
+  function both(m: ResultMasker, row: Buffer): { done: boolean; after: Buffer; rebuilt: Buffer | null } {
+    const after = Buffer.from(row);
+    const done = m.maskRowInPlace!(after);
+    return { done, after, rebuilt: m.maskRow(Buffer.from(row)) };
+  }
+
+  test('a row whose changes keep their length is masked in its own bytes, exactly as a rebuilt row', () => {
+    for (const binary of [false, true]) {
+      const m = masker(cols, null, binary, p)!;
+      const row = binary
+        ? binaryRow(cols, [enc.int32(1), enc.str('Ann'), enc.str('536-22-1234'), enc.str('call me'), enc.int32(12)])
+        : textRow(['1', 'Ann', '536-22-1234', 'call me', '12']);
+      const r = both(m, row);
+      assert.equal(r.done, true);
+      assert.deepEqual(r.after, r.rebuilt, binary ? 'binary' : 'text');
+      assert.equal(decodeRowCells(binary ? 'binary' : 'text', r.after, defsAfter(m, cols))[2], '***-**-1234');
+    }
+  });
+
+  test('nothing to change: done, and not a byte written', () => {
+    const m = masker(cols, null, false, p)!;
+    const row = textRow(['1', 'Ann', null, 'call me', '12']);
+    const r = both(m, row);
+    assert.equal(r.done, true);
+    assert.equal(r.rebuilt, null);
+    assert.deepEqual(r.after, row);
+  });
+
+  test('a change of length or a detected value: not done, and the row left as it came', () => {
+    const cases: [string, Buffer][] = [
+      ['a masked value that is not digit-shaped', textRow(['1', 'Ann', 'unknown', 'call me', '12'])],
+      ['a masked value with too few digits', textRow(['1', 'Ann', '12-34', 'call me', '12'])],
+      ['a card number in a detected text cell, after a maskable ssn', textRow(['1', 'Ann', '536-22-1234', 'card 4111 1111 1111 1111', '12'])],
+      ['a card number in an integer cell', textRow(['1', 'Ann', '536-22-1234', 'call me', '4111111111111111'])],
+    ];
+    const m = masker(cols, null, false, p)!;
+    for (const [what, row] of cases) {
+      const r = both(m, row);
+      assert.equal(r.done, false, what);
+      assert.deepEqual(r.after, row, what);
+      assert.ok(r.rebuilt, what);
+    }
+    const redact = masker(cols, null, false, policy({ masking: [{ columns: ['app.users.ssn'], style: 'redact' }] }))!;
+    assert.equal(both(redact, textRow(['1', 'Ann', '536-22-1234', 'x', '1'])).done, false, 'redact changes the length');
+    const binNumber = masker([intCol('ssn')], null, true, policy({ masking: [{ columns: ['app.users.ssn'], style: 'partial' }] }))!;
+    assert.equal(both(binNumber, binaryRow([intCol('ssn')], [enc.int32(123456789)])).done, false, 'a binary number becomes text');
+  });
+});
+
 describe('masker: content detectors', () => {
   const p = policy({
     masking: [

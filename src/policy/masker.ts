@@ -130,6 +130,8 @@ export class RowMasker implements ResultMasker {
   private readonly spans: Int32Array;
   private readonly repl: (Replacement | undefined)[];
   private readonly matches: number[] = [];
+  /** Masked columns whose partial form of a digit-shaped value can be written over the value itself. */
+  private readonly inPlace: boolean[];
 
   constructor(o: MaskerOptions) {
     const n = o.columns.length;
@@ -149,6 +151,7 @@ export class RowMasker implements ResultMasker {
     this.mode = new Array<number>(n);
     this.kinds = new Array<CharsetKind>(n);
     this.singleOut = new Array<boolean>(n);
+    this.inPlace = new Array<boolean>(n).fill(false);
     const defs: (Buffer | null)[] = new Array<Buffer | null>(n).fill(null);
     const outCols: RowColumn[] = new Array<RowColumn>(n);
     const detectorColumns: boolean[] = new Array<boolean>(n).fill(false);
@@ -163,6 +166,8 @@ export class RowMasker implements ResultMasker {
       if (mode === PLAIN) continue;
       work.push(i);
       if (mode === MASKED) {
+        const k = this.kinds[i];
+        this.inPlace[i] = o.styles[i] === 'partial' && (k === 'single' || k === 'utf8') && (!o.binary || isLengthPrefixed(c.type));
         const r = retypeColumn(c);
         this.singleOut[i] = charsetKind(r.charset) === 'single';
         outCols[i] = r;
@@ -186,6 +191,42 @@ export class RowMasker implements ResultMasker {
   private get hasher(): KeyedHasher {
     this.hasherOrNull ??= new KeyedHasher(this.hashKey);
     return this.hasherOrNull;
+  }
+
+  /**
+   * Masks a row in its own bytes when no cell changes length: every masked cell a digit-shaped value under
+   * `partial` (`***-**-6789`), nothing found by the detectors. True: the row is now as the client must see it
+   * (the gateway forwards it with the bytes around it, no copy of its own). False: some cell needs a replacement of
+   * another length or a NULL; nothing has been written, and the caller uses maskRowFramed or maskRow.
+   */
+  maskRowInPlace(p: Buffer): boolean {
+    const spans = this.binary ? scanBinaryRow(p, this.inCols, this.spans) : scanTextRow(p, this.inCols.length, this.spans);
+    const work = this.work;
+    // Decide first, writing nothing, so that a row given back to the caller is still the original.
+    for (let w = 0; w < work.length; w++) {
+      const i = work[w]!;
+      const s = spans[2 * i]!;
+      if (s < 0) continue;
+      const e = spans[2 * i + 1]!;
+      const m = this.mode[i];
+      if (m === MASKED) {
+        if (!this.inPlace[i] || digitCount(p, s, e) < 7) return false;
+      } else if (m === DETECT_TEXT) {
+        const found = this.matches;
+        // Setting an array's length is a call into V8's runtime even when it is already 0: only when needed.
+        if (found.length !== 0) found.length = 0;
+        this.detectors.scan(p, s, e, found);
+        if (found.length !== 0) return false;
+      } else if ((this.binary ? this.detectBinaryInt(p, s, e, i) : this.detectTextInt(p, s, e)) !== undefined) {
+        return false;
+      }
+    }
+    for (let w = 0; w < work.length; w++) {
+      const i = work[w]!;
+      const s = spans[2 * i]!;
+      if (s >= 0 && this.mode[i] === MASKED) starDigits(p, s, spans[2 * i + 1]!);
+    }
+    return true;
   }
 
   /** maskRow as a packet with 4 bytes of header room in front (text rows), or null when unchanged. */
@@ -282,7 +323,7 @@ export class RowMasker implements ResultMasker {
 
   private detectText(p: Buffer, s: number, e: number, i: number): Replacement | undefined {
     const m = this.matches;
-    m.length = 0;
+    if (m.length !== 0) m.length = 0;
     this.detectors.scan(p, s, e, m);
     if (m.length === 0) return undefined;
     const kept = keepFirstOfOverlapping(m);
@@ -445,25 +486,35 @@ function keepFirstOfOverlapping(m: number[]): number[] {
 }
 
 /**
- * `partialAuto` for an ASCII value made of digits and the separators of digitHeavy (at least 7 digits),
- * straight on the bytes: every digit but the last four becomes `*`. Null when the value is anything else.
+ * The digits of an ASCII value made only of digits and the separators of digitHeavy, or -1 when it holds anything
+ * else. With at least 7 digits, `partialAuto` of such a value is `starDigits` of it.
  */
-function partialDigitsBytes(v: Buffer, s: number, e: number): Buffer | null {
+function digitCount(v: Uint8Array, s: number, e: number): number {
   let digits = 0;
   for (let i = s; i < e; i++) {
     const c = v[i]!;
     if (c >= 48 && c <= 57) digits++;
-    else if (c !== 32 && c !== 45 && c !== 43 && c !== 40 && c !== 41 && c !== 46 && c !== 47 && c !== 58) return null;
+    else if (c !== 32 && c !== 45 && c !== 43 && c !== 40 && c !== 41 && c !== 46 && c !== 47 && c !== 58) return -1;
   }
-  if (digits < 7) return null;
-  const out = Buffer.allocUnsafe(e - s);
-  let seen = 0;
-  for (let i = s; i < e; i++) {
+  return digits;
+}
+
+/** Every digit of v[s, e) but the last four becomes `*`, in place. */
+function starDigits(v: Uint8Array, s: number, e: number): void {
+  let keep = 4;
+  for (let i = e - 1; i >= s; i--) {
     const c = v[i]!;
-    if (c >= 48 && c <= 57) {
-      seen++;
-      out[i - s] = seen > digits - 4 ? c : 42;
-    } else out[i - s] = c;
+    if (c < 48 || c > 57) continue;
+    if (keep > 0) keep--;
+    else v[i] = 42;
   }
+}
+
+/** `partialAuto` of a digit-shaped ASCII value (see digitCount) straight on the bytes; null for anything else. */
+function partialDigitsBytes(v: Buffer, s: number, e: number): Buffer | null {
+  if (digitCount(v, s, e) < 7) return null;
+  const out = Buffer.allocUnsafe(e - s);
+  v.copy(out, 0, s, e);
+  starDigits(out, 0, e - s);
   return out;
 }

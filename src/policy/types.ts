@@ -59,6 +59,11 @@ export interface ResultMasker {
   readonly detectorColumns?: readonly boolean[];
   /** Masks one row payload; returns the new payload, or null when the row is unchanged. */
   maskRow(payload: Buffer): Buffer | null;
+  /**
+   * Masks the row in its own bytes when no cell changes length; true when done (changed or not), false when the
+   * row needs rebuilding (maskRowFramed, maskRow); nothing is written then.
+   */
+  maskRowInPlace?(payload: Buffer): boolean;
   /** The masked row as a packet with 4 bytes of header room; null: unchanged; undefined: use maskRow. */
   maskRowFramed?(payload: Buffer): Buffer | null | undefined;
 }

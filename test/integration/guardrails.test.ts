@@ -11,6 +11,8 @@ import { startTestGateway, defaultYaml, repoRoot, type TestGateway } from '../he
 import { CORPUS_SCHEMA, SQL_CORPUS, type CorpusEntry } from '../fixtures/sql-corpus.ts';
 import { classify } from '../../src/sql/index.ts';
 import { createPolicyEngine } from '../../src/policy/index.ts';
+import { partialAuto } from '../../src/policy/styles.ts';
+import { presentEvent } from '../../src/audit/present.ts';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
@@ -201,6 +203,44 @@ describe('the bypass corpus through the gateway', () => {
     }
     assert.equal(masked, 7, 'every text that returns a secret shows it masked');
     await agent.end();
+  });
+
+  test('a long result is masked on every row in both protocols, and the audit keeps what the client saw', { timeout: 120_000 }, async () => {
+    await resetSchema();
+    // Card numbers of many shapes: digit-shaped ones are masked in the bytes as they arrive, others ('n/a') are
+    // rebuilt with another length, NULLs stay NULL; 30,000 rows span many reads, so rows straddle read boundaries.
+    await admin.query(`INSERT INTO payments SELECT seq, seq, 1.00,
+      CASE WHEN seq % 11 = 0 THEN NULL WHEN seq % 7 = 0 THEN 'n/a'
+           ELSE CONCAT('5500 ', LPAD(seq % 10000, 4, '0'), ' 0000 ', LPAD(seq % 9973, 4, '0')) END
+      FROM seq_2_to_30001`);
+    const [plain] = (await admin.query('SELECT id, card FROM payments ORDER BY id')) as unknown as [{ id: number; card: string | null }[]];
+    const expected = plain.map((r) => ({ id: r.id, card: r.card === null ? null : partialAuto(r.card) }));
+    assert.equal(expected.length, 30_001);
+    assert.ok(expected.some((r) => r.card === partialAuto('n/a')) && expected.some((r) => r.card === null));
+    assert.equal(expected[1]!.card, '**** **** **** 0002');
+    const agent = await agentConnection();
+    const sql = 'SELECT id, card FROM payments ORDER BY id';
+    /** The first row that differs from what is expected (a short message, not a diff of 30,000 rows). */
+    const firstWrong = (rows: unknown, want: unknown[]): string | null => {
+      const got = rows as unknown[];
+      if (got.length !== want.length) return `${got.length} rows, ${want.length} expected`;
+      const k = got.findIndex((r, i) => JSON.stringify(r) !== JSON.stringify(want[i]));
+      return k < 0 ? null : `row ${k}: ${JSON.stringify(got[k])}, expected ${JSON.stringify(want[k])}`;
+    };
+    const [q] = await agent.query(sql);
+    assert.equal(firstWrong(q, expected), null, 'text protocol');
+    const [x] = await agent.execute(sql);
+    assert.equal(firstWrong(x, expected), null, 'binary protocol');
+    await agent.end();
+
+    let recorded: { type: string; sql?: string | null; rows?: unknown[][] } | undefined;
+    for (let i = 0; i < 40 && !recorded; i++) {
+      const [s] = await gw.gateway.store.listSessions({ subject: 'agent', limit: 1 });
+      recorded = (await gw.gateway.store.getSession(s!.id))!.events.map(presentEvent).find((e) => e.type === 'query' && e.sql === sql);
+      if (!recorded) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(recorded?.rows && recorded.rows.length > 100, 'rows were recorded');
+    assert.equal(firstWrong(recorded.rows, expected.slice(0, recorded.rows.length).map((r) => [String(r.id), r.card])), null, 'recorded');
   });
 
   test('an error message that echoes a masked value is scrubbed, and so is SHOW WARNINGS after it', async () => {
