@@ -278,14 +278,9 @@ class Relay {
     }
     if (this.masker) {
       const p = f.payload();
-      if (this.masker.maskRowInPlace?.(p)) {
-        // Masked (or left alone) in the bytes as they arrived: forwarded with the rows around it.
-        this.forward();
-        this.captureRow(p);
-        return;
-      }
-      const framed = this.masker.maskRowFramed ? this.masker.maskRowFramed(p) : undefined;
+      const framed = this.masker.maskRowFramed?.(p);
       if (framed === null) {
+        // Unchanged, or masked in the bytes as they arrived: forwarded with the rows around it.
         this.forward();
         this.captureRow(p);
         return;

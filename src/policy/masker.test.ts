@@ -229,15 +229,15 @@ describe('masker: styles and both protocols', () => {
   });
 });
 
-describe('masker: in place', () => {
+describe('masker: rows for the relay, in place where lengths allow', () => {
   const cols = [intCol('id'), col('name'), col('ssn'), col('note'), intCol('card')];
   const p = policy({ masking: [{ columns: ['app.users.ssn'], style: 'partial' }, { detect: ['credit_card'], style: 'partial' }] });
 
-  /** maskRowInPlace on a copy: what it returned, the bytes after, and what maskRow makes of the original. */
-  function both(m: ResultMasker, row: Buffer): { done: boolean; after: Buffer; rebuilt: Buffer | null } {
+  /** maskRowFramed on a copy: whether it masked in place (null), the bytes after, its packet, and maskRow's row. */
+  function both(m: ResultMasker, row: Buffer): { done: boolean; after: Buffer; framed: Buffer | null; rebuilt: Buffer | null } {
     const after = Buffer.from(row);
-    const done = m.maskRowInPlace!(after);
-    return { done, after, rebuilt: m.maskRow(Buffer.from(row)) };
+    const framed = m.maskRowFramed!(after);
+    return { done: framed === null, after, framed, rebuilt: m.maskRow(Buffer.from(row)) };
   }
 
   test('a row whose changes keep their length is masked in its own bytes, exactly as a rebuilt row', () => {
@@ -275,7 +275,14 @@ describe('masker: in place', () => {
       assert.equal(r.done, false, what);
       assert.deepEqual(r.after, row, what);
       assert.ok(r.rebuilt, what);
+      assert.deepEqual(r.framed!.subarray(4), r.rebuilt, `${what}: the packet holds the rebuilt row`);
+      assert.equal(r.framed!.readUIntLE(0, 3), r.rebuilt.length, what);
     }
+    const bin = masker(cols, null, true, p)!;
+    const br = both(bin, binaryRow(cols, [enc.int32(1), enc.str('Ann'), enc.str('536-22-1234'), enc.str('card 4111 1111 1111 1111'), enc.int32(12)]));
+    assert.equal(br.done, false);
+    assert.deepEqual(br.framed!.subarray(4), br.rebuilt, 'binary: the packet holds the rebuilt row');
+    assert.deepEqual(decodeRowCells('binary', br.rebuilt!, defsAfter(bin, cols)).slice(2, 4), ['***-**-1234', 'card **** **** **** 1111']);
     const redact = masker(cols, null, false, policy({ masking: [{ columns: ['app.users.ssn'], style: 'redact' }] }))!;
     assert.equal(both(redact, textRow(['1', 'Ann', '536-22-1234', 'x', '1'])).done, false, 'redact changes the length');
     const binNumber = masker([intCol('ssn')], null, true, policy({ masking: [{ columns: ['app.users.ssn'], style: 'partial' }] }))!;

@@ -27,6 +27,9 @@ import type { ResultMasker } from './types.ts';
 /** How a column is treated. */
 export const PLAIN = 0, MASKED = 1, DETECT_TEXT = 2, DETECT_INT = 3;
 
+/** What masking a row changes (replaceCells). */
+const NONE = 0, IN_PLACE = 1, REPLACED = 2;
+
 const DROPPED_FLAGS = ColumnFlag.NOT_NULL | ColumnFlag.UNSIGNED | ColumnFlag.ZEROFILL | ColumnFlag.BINARY | ColumnFlag.BLOB;
 
 function isTextType(t: number): boolean {
@@ -132,6 +135,8 @@ export class RowMasker implements ResultMasker {
   private readonly matches: number[] = [];
   /** Masked columns whose partial form of a digit-shaped value can be written over the value itself. */
   private readonly inPlace: boolean[];
+  /** Cells of the current row to mask in place (maskRowFramed). */
+  private readonly star: boolean[];
 
   constructor(o: MaskerOptions) {
     const n = o.columns.length;
@@ -152,6 +157,7 @@ export class RowMasker implements ResultMasker {
     this.kinds = new Array<CharsetKind>(n);
     this.singleOut = new Array<boolean>(n);
     this.inPlace = new Array<boolean>(n).fill(false);
+    this.star = new Array<boolean>(n).fill(false);
     const defs: (Buffer | null)[] = new Array<Buffer | null>(n).fill(null);
     const outCols: RowColumn[] = new Array<RowColumn>(n);
     const detectorColumns: boolean[] = new Array<boolean>(n).fill(false);
@@ -194,49 +200,35 @@ export class RowMasker implements ResultMasker {
   }
 
   /**
-   * Masks a row in its own bytes when no cell changes length: every masked cell a digit-shaped value under
-   * `partial` (`***-**-6789`), nothing found by the detectors. True: the row is now as the client must see it
-   * (the gateway forwards it with the bytes around it, no copy of its own). False: some cell needs a replacement of
-   * another length or a NULL; nothing has been written, and the caller uses maskRowFramed or maskRow.
+   * The row as the client must see it, for the relay. Null: the payload itself, as it is now: nothing changed, or
+   * every change was written over its cell (a digit-shaped value under `partial`, `***-**-6789`, keeps its length),
+   * and nothing else changed. Otherwise a new packet with 4 bytes of header room in front.
    */
-  maskRowInPlace(p: Buffer): boolean {
-    const spans = this.binary ? scanBinaryRow(p, this.inCols, this.spans) : scanTextRow(p, this.inCols.length, this.spans);
+  maskRowFramed(payload: Buffer): Buffer | null {
+    const spans = this.binary ? scanBinaryRow(payload, this.inCols, this.spans) : scanTextRow(payload, this.inCols.length, this.spans);
+    const changed = this.replaceCells(payload, spans, true);
+    if (changed === NONE) return null;
     const work = this.work;
-    // Decide first, writing nothing, so that a row given back to the caller is still the original.
-    for (let w = 0; w < work.length; w++) {
-      const i = work[w]!;
-      const s = spans[2 * i]!;
-      if (s < 0) continue;
-      const e = spans[2 * i + 1]!;
-      const m = this.mode[i];
-      if (m === MASKED) {
-        if (!this.inPlace[i] || digitCount(p, s, e) < 7) return false;
-      } else if (m === DETECT_TEXT) {
-        const found = this.matches;
-        // Setting an array's length is a call into V8's runtime even when it is already 0: only when needed.
-        if (found.length !== 0) found.length = 0;
-        this.detectors.scan(p, s, e, found);
-        if (found.length !== 0) return false;
-      } else if ((this.binary ? this.detectBinaryInt(p, s, e, i) : this.detectTextInt(p, s, e)) !== undefined) {
-        return false;
+    if (changed === IN_PLACE) {
+      for (let w = 0; w < work.length; w++) {
+        const i = work[w]!;
+        if (this.star[i]) {
+          starDigits(payload, spans[2 * i]!, spans[2 * i + 1]!);
+          this.star[i] = false;
+        }
       }
+      return null;
     }
+    // Some cell changes length: the cells marked for masking in place get their replacement like the others.
     for (let w = 0; w < work.length; w++) {
       const i = work[w]!;
-      const s = spans[2 * i]!;
-      if (s >= 0 && this.mode[i] === MASKED) starDigits(p, s, spans[2 * i + 1]!);
+      if (!this.star[i]) continue;
+      this.star[i] = false;
+      this.repl[i] = partialDigitsBytes(payload, spans[2 * i]!, spans[2 * i + 1]!);
     }
-    return true;
-  }
-
-  /** maskRow as a packet with 4 bytes of header room in front (text rows), or null when unchanged. */
-  maskRowFramed(payload: Buffer): Buffer | null | undefined {
-    if (this.binary) return undefined;
-    const spans = scanTextRow(payload, this.inCols.length, this.spans);
-    if (!this.replaceCells(payload, spans)) return null;
-    let out = rebuildTextRowFramed(payload, spans, this.repl);
+    let out = this.binary ? null : rebuildTextRowFramed(payload, spans, this.repl);
     if (out === null) {
-      const row = rebuildTextRow(payload, spans, this.repl);
+      const row = this.binary ? rebuildBinaryRow(payload, this.outCols, spans, this.repl) : rebuildTextRow(payload, spans, this.repl);
       out = Buffer.allocUnsafe(4 + row.length);
       out.writeUIntLE(row.length, 0, 3);
       row.copy(out, 4);
@@ -247,30 +239,39 @@ export class RowMasker implements ResultMasker {
 
   maskRow(payload: Buffer): Buffer | null {
     const spans = this.binary ? scanBinaryRow(payload, this.inCols, this.spans) : scanTextRow(payload, this.inCols.length, this.spans);
-    if (!this.replaceCells(payload, spans)) return null;
+    if (this.replaceCells(payload, spans, false) === NONE) return null;
     const out = this.binary ? rebuildBinaryRow(payload, this.outCols, spans, this.repl) : rebuildTextRow(payload, spans, this.repl);
     this.clearReplacements();
     return out;
   }
 
-  /** Fills `repl` with the replacement of every cell that changes; false when none does. */
-  private replaceCells(payload: Buffer, spans: Int32Array): boolean {
+  /**
+   * Fills `repl` with the replacement of every cell that changes. `inPlace`: a cell whose masked form can be written
+   * over it is marked in `star` instead. NONE: nothing changes; IN_PLACE: only marked cells; REPLACED: some cell
+   * has a replacement.
+   */
+  private replaceCells(payload: Buffer, spans: Int32Array, inPlace: boolean): number {
     const work = this.work;
     const repl = this.repl;
-    let changed = false;
+    let changed = NONE;
     for (let w = 0; w < work.length; w++) {
       const i = work[w]!;
       const s = spans[2 * i]!;
       if (s < 0) continue; // NULL stays NULL in every style
       const e = spans[2 * i + 1]!;
       const m = this.mode[i];
+      if (inPlace && m === MASKED && this.inPlace[i] && digitCount(payload, s, e) >= 7) {
+        this.star[i] = true;
+        if (changed === NONE) changed = IN_PLACE;
+        continue;
+      }
       let r: Replacement | undefined;
       if (m === MASKED) r = this.maskCell(payload, s, e, i);
       else if (m === DETECT_TEXT) r = this.detectText(payload, s, e, i);
       else r = this.binary ? this.detectBinaryInt(payload, s, e, i) : this.detectTextInt(payload, s, e);
       if (r !== undefined) {
         repl[i] = r;
-        changed = true;
+        changed = REPLACED;
       }
     }
     return changed;

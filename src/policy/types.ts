@@ -60,12 +60,10 @@ export interface ResultMasker {
   /** Masks one row payload; returns the new payload, or null when the row is unchanged. */
   maskRow(payload: Buffer): Buffer | null;
   /**
-   * Masks the row in its own bytes when no cell changes length; true when done (changed or not), false when the
-   * row needs rebuilding (maskRowFramed, maskRow); nothing is written then.
+   * For the relay: null when the payload itself is the row to send (unchanged, or masked in its own bytes where no
+   * cell changes length); otherwise the new row as a packet with 4 bytes of header room. May write into `payload`.
    */
-  maskRowInPlace?(payload: Buffer): boolean;
-  /** The masked row as a packet with 4 bytes of header room; null: unchanged; undefined: use maskRow. */
-  maskRowFramed?(payload: Buffer): Buffer | null | undefined;
+  maskRowFramed?(payload: Buffer): Buffer | null;
 }
 
 export interface PolicyEngine {
