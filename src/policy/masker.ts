@@ -224,7 +224,7 @@ export class RowMasker implements ResultMasker {
       const i = work[w]!;
       if (!this.star[i]) continue;
       this.star[i] = false;
-      this.repl[i] = partialDigitsBytes(payload, spans[2 * i]!, spans[2 * i + 1]!);
+      this.repl[i] = this.maskCell(payload, spans[2 * i]!, spans[2 * i + 1]!, i);
     }
     let out = this.binary ? null : rebuildTextRowFramed(payload, spans, this.repl);
     if (out === null) {

@@ -13,6 +13,7 @@ import { classify } from '../../src/sql/index.ts';
 import { createPolicyEngine } from '../../src/policy/index.ts';
 import { partialAuto } from '../../src/policy/styles.ts';
 import { presentEvent } from '../../src/audit/present.ts';
+import { eventually } from '../helpers/cli.ts';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
@@ -233,13 +234,11 @@ describe('the bypass corpus through the gateway', () => {
     assert.equal(firstWrong(x, expected), null, 'binary protocol');
     await agent.end();
 
-    let recorded: { type: string; sql?: string | null; rows?: unknown[][] } | undefined;
-    for (let i = 0; i < 40 && !recorded; i++) {
+    const recorded = await eventually(async () => {
       const [s] = await gw.gateway.store.listSessions({ subject: 'agent', limit: 1 });
-      recorded = (await gw.gateway.store.getSession(s!.id))!.events.map(presentEvent).find((e) => e.type === 'query' && e.sql === sql);
-      if (!recorded) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(recorded?.rows && recorded.rows.length > 100, 'rows were recorded');
+      return (await gw.gateway.store.getSession(s!.id))!.events.map(presentEvent).find((e) => e.type === 'query' && e.sql === sql);
+    }, 2000, 'the SELECT recorded');
+    assert.ok(recorded.rows && recorded.rows.length > 100, 'rows were recorded');
     assert.equal(firstWrong(recorded.rows, expected.slice(0, recorded.rows.length).map((r) => [String(r.id), r.card])), null, 'recorded');
   });
 
