@@ -1,3 +1,4 @@
+import { getCompileCacheDir } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { transferables, type FromWorker, type ToWorker, type WireBatch } from './wire.ts';
 
@@ -30,7 +31,7 @@ export class WriterThreads {
   /** Starts the writer thread (again, after it died) and opens its connection. */
   #startWorker(): Promise<Worker> {
     if (this.#workerReady) return this.#workerReady;
-    const w = new Worker(new URL('./writer-worker.ts', import.meta.url), { execArgv: workerExecArgv() });
+    const w = startThread();
     w.unref();
     const fail = (e: Error) => {
       if (this.#worker === w || this.#workerReady === ready) {
@@ -81,7 +82,7 @@ export class WriterThreads {
 
   /** The WAL checkpointer thread (see writer-worker.ts). Best effort: without it the writer checkpoints itself. */
   #startCheckpointer(): void {
-    const w = new Worker(new URL('./writer-worker.ts', import.meta.url), { execArgv: workerExecArgv() });
+    const w = startThread();
     w.unref();
     w.on('error', () => {
       if (this.#checkpointer === w) this.#checkpointer = null;
@@ -137,6 +138,21 @@ export class WriterThreads {
       await w.terminate();
     }
   }
+}
+
+const WRITER = new URL('./writer-worker.ts', import.meta.url);
+
+/**
+ * Starts a thread running writer-worker.ts. A worker does not share its parent's compile cache: left alone it strips
+ * the module's types itself and loads Node's type stripper to do so, about 20 MB of the gateway at rest. When this
+ * thread has the cache on (bin/agentgate.js turns it on), the worker turns on the same cache before it loads the
+ * module, and from the second start on loads it already stripped.
+ */
+function startThread(): Worker {
+  const cacheDir = getCompileCacheDir();
+  if (cacheDir === undefined) return new Worker(WRITER, { execArgv: workerExecArgv() });
+  const boot = `require('node:module').enableCompileCache(${JSON.stringify(cacheDir)}); import(${JSON.stringify(WRITER.href)});`;
+  return new Worker(boot, { eval: true, execArgv: workerExecArgv() });
 }
 
 const CHECKPOINTER = (path: string, busyTimeout: number): ToWorker => ({ t: 'checkpointer', path, busyTimeout, everyMs: 500 });
