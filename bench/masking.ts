@@ -94,6 +94,7 @@ const scenarios: [string, MaskingRuleConfig[], boolean, number][] = [
   ['one masked column (partial)', [{ columns: ['app.users.email'], style: 'partial' }], true, 0],
   ['one masked column (partial, digit-shaped: in place)', [{ columns: ['app.users.ssn'], style: 'partial' }], true, 0],
   ['one masked column (hash)', [{ columns: ['app.users.ssn'], style: 'hash' }], true, 0],
+  ['the card detector alone on 5 string columns, nothing found', [{ detect: ['credit_card'], style: 'partial' }], false, 0],
   ['7 detectors on 5 string columns, nothing found', DETECT, false, 0],
   ['7 detectors, nothing found but 1 row in 10', DETECT, false, 10],
   ['7 detectors, an email and an SSN in every row', DETECT, true, 0],

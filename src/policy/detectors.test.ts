@@ -30,6 +30,14 @@ describe('credit_card', () => {
     // A card followed by another number on the same line.
     assert.deepEqual(only('credit_card', 'paid 4111 1111 1111 1111 2024'), ['4111 1111 1111 1111']);
   });
+  test('finds a 13-digit card however much text surrounds it, in every place of the value', () => {
+    // The scan gives up once the other bytes leave no room for 13 digits: a value with exactly 13 must still be read.
+    assert.deepEqual(only('credit_card', '4222222222222'), ['4222222222222']);
+    assert.deepEqual(only('credit_card', 'card 4222222222222'), ['4222222222222']);
+    assert.deepEqual(only('credit_card', '4222222222222 was the card on file, replaced since'), ['4222222222222']);
+    assert.deepEqual(only('credit_card', 'the card on file, replaced since, was 4222222222222'), ['4222222222222']);
+    assert.deepEqual(only('credit_card', 'the card on file, replaced since, was 422222222222'), [], '12 digits');
+  });
   test('rejects look-alikes', () => {
     assert.deepEqual(only('credit_card', '4111111111111112'), [], 'bad Luhn digit');
     assert.deepEqual(only('credit_card', '1234567812345670'), [], 'valid Luhn, no network starts with 1');

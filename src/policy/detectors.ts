@@ -158,14 +158,16 @@ export class Detectors {
    */
   scan(b: Uint8Array, s: number, e: number, out: number[]): void {
     if (this.digitsOnly) {
-      // Only digit-based detectors are on: count digits, nothing else.
-      if (e - s < this.minDigits) return;
-      let d = 0;
+      // Only digit-based detectors are on: count digits, nothing else, and stop as soon as the other bytes leave
+      // too few places for the digits any detector needs (a short text gives up within its first bytes).
+      const maxOther = e - s - this.minDigits;
+      if (maxOther < 0) return;
+      let other = 0;
       for (let i = s; i < e; i++) {
         const c = b[i]!;
-        if (c >= 48 && c <= 57) d++;
+        if ((c < 48 || c > 57) && ++other > maxOther) return;
       }
-      if (d < this.minDigits) return;
+      const d = e - s - other;
       const on = this.on;
       if (on[Det.credit_card] && d >= 13) this.cards(b, s, e, out);
       if (on[Det.ssn] && d >= 9) this.ssns(b, s, e, out);
