@@ -3,7 +3,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSy
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { BatchWriter } from './batch-writer.ts';
-import type { PlannedBatch, WireBatch } from './wire.ts';
+import { NUMS_PER_RECORD, recordBytesLength, writeRecordBytes, writeRecordNums, type PlannedBatch, type WireBatch } from './wire.ts';
 
 /**
  * The write-ahead journal of one writer (stream) of the SQLite store.
@@ -158,41 +158,29 @@ function encodeRecord(no: number, b: PlannedBatch): Buffer {
   const sessionIds = new Array<string>(n);
   const bodyBytes = new Array<number>(n);
   let bodiesLen = 0;
-  let bytesLen = 0;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
     sessionIds[i] = r.sessionId;
     bodiesLen += bodyBytes[i] = Buffer.byteLength(r.body, 'utf8');
-    bytesLen += 96 + (r.rows ? r.rows.length : 0);
   }
+  const numsLen = 8 * NUMS_PER_RECORD * n;
   const meta = JSON.stringify({
     no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
     sessionColsets: b.sessionColsets, closed: b.closed, sessionIds, bodyBytes,
     checkpoint: c ? { ...c, signature: Buffer.from(c.signature).toString('base64') } : null,
   });
   const metaLen = Buffer.byteLength(meta, 'utf8');
-  const payloadLen = 4 + metaLen + 4 + 40 * n + 4 + bodiesLen + bytesLen;
+  const payloadLen = 4 + metaLen + 4 + numsLen + 4 + bodiesLen + recordBytesLength(records);
   const out = Buffer.allocUnsafe(8 + payloadLen);
   let o = 8;
   out.writeUInt32LE(metaLen, o); o += 4;
   o += out.write(meta, o, metaLen, 'utf8');
   // records.nums and records.bytes of the WireBatch the record decodes to (wire.ts), written out directly.
-  out.writeUInt32LE(40 * n, o); o += 4;
-  for (const r of records) {
-    o = out.writeDoubleLE(r.position, o);
-    o = out.writeDoubleLE(r.seq, o);
-    o = out.writeDoubleLE(r.fmt, o);
-    o = out.writeDoubleLE(r.colset ?? NaN, o);
-    o = out.writeDoubleLE(r.rows ? r.rows.length : -1, o);
-  }
+  out.writeUInt32LE(numsLen, o); o += 4;
+  o = writeRecordNums(records, out, o);
   out.writeUInt32LE(bodiesLen, o); o += 4;
   for (let i = 0; i < n; i++) o += out.write(records[i]!.body, o, bodyBytes[i]!, 'utf8');
-  for (const r of records) {
-    o += r.prev.copy(out, o);
-    o += r.sessPrev.copy(out, o);
-    o += r.hash.copy(out, o);
-    if (r.rows) o += r.rows.copy(out, o);
-  }
+  writeRecordBytes(records, out, o);
   out.writeUInt32LE(payloadLen, 0);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;

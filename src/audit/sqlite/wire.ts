@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { Plan, PlannedRecord, SessionChange } from '../chain-writer.ts';
 
 /**
@@ -81,33 +82,52 @@ export function plannedBatch(plan: Plan, stream: number): PlannedBatch {
 }
 
 function packRecords(records: readonly PlannedRecord[]): WireRecords {
-  const n = records.length;
+  const nums = new Float64Array(NUMS_PER_RECORD * records.length);
+  writeRecordNums(records, Buffer.from(nums.buffer), 0);
+  const bytes = Buffer.allocUnsafeSlow(recordBytesLength(records));
+  writeRecordBytes(records, bytes, 0);
+  return { sessionIds: records.map((r) => r.sessionId), bodies: records.map((r) => r.body), nums, bytes };
+}
+
+/** Numbers per record in `WireRecords.nums`. */
+export const NUMS_PER_RECORD = 5;
+const NATIVE_LE = endianness() === 'LE';
+
+/**
+ * Writes the records' `WireRecords.nums` into `out` from byte `o`, in the byte order a Float64Array over the same
+ * bytes reads (the platform's); returns the offset after them. packRecords and the journal (journal.ts) both write
+ * them here.
+ */
+export function writeRecordNums(records: readonly PlannedRecord[], out: Buffer, o: number): number {
+  const put = (v: number) => {
+    o = NATIVE_LE ? out.writeDoubleLE(v, o) : out.writeDoubleBE(v, o);
+  };
+  for (const r of records) {
+    put(r.position);
+    put(r.seq);
+    put(r.fmt);
+    put(r.colset ?? NaN);
+    put(r.rows ? r.rows.length : -1);
+  }
+  return o;
+}
+
+/** The length of the records' `WireRecords.bytes`. */
+export function recordBytesLength(records: readonly PlannedRecord[]): number {
   let size = 0;
   for (const r of records) size += 96 + (r.rows ? r.rows.length : 0);
-  const bytes = Buffer.allocUnsafeSlow(size);
-  const nums = new Float64Array(n * 5);
-  const sessionIds = new Array<string>(n);
-  const bodies = new Array<string>(n);
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!;
-    sessionIds[i] = r.sessionId;
-    bodies[i] = r.body;
-    nums[5 * i] = r.position;
-    nums[5 * i + 1] = r.seq;
-    nums[5 * i + 2] = r.fmt;
-    nums[5 * i + 3] = r.colset ?? NaN;
-    nums[5 * i + 4] = r.rows ? r.rows.length : -1;
-    r.prev.copy(bytes, pos);
-    r.sessPrev.copy(bytes, pos + 32);
-    r.hash.copy(bytes, pos + 64);
-    pos += 96;
-    if (r.rows) {
-      r.rows.copy(bytes, pos);
-      pos += r.rows.length;
-    }
+  return size;
+}
+
+/** Writes the records' `WireRecords.bytes` into `out` from byte `o`; returns the offset after them. */
+export function writeRecordBytes(records: readonly PlannedRecord[], out: Buffer, o: number): number {
+  for (const r of records) {
+    o += r.prev.copy(out, o);
+    o += r.sessPrev.copy(out, o);
+    o += r.hash.copy(out, o);
+    if (r.rows) o += r.rows.copy(out, o);
   }
-  return { sessionIds, bodies, nums, bytes };
+  return o;
 }
 
 /** The buffers a batch can hand over to the writer thread instead of copying. */
