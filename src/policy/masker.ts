@@ -9,7 +9,8 @@ import { charsetKind, type CharsetKind } from './charsets.ts';
 import { Det, Detectors } from './detectors.ts';
 import type { MaskSet } from './maskset.ts';
 import {
-  KeyedHasher, REDACTED, REDACTED_BYTES, hashNumber, hashToken, type HashKey, partialAuto, partialDigits, partialEmail, partialEnds, partialPem,
+  KeyedHasher, REDACTED, REDACTED_BYTES, digitHeavyBytes, hashNumber, hashToken, type HashKey,
+  partialAuto, partialDigits, partialEmail, partialEnds, partialPem, starDigits,
 } from './styles.ts';
 import type { ResultMasker } from './types.ts';
 
@@ -260,7 +261,7 @@ export class RowMasker implements ResultMasker {
       if (s < 0) continue; // NULL stays NULL in every style
       const e = spans[2 * i + 1]!;
       const m = this.mode[i];
-      if (inPlace && m === MASKED && this.inPlace[i] && digitCount(payload, s, e) >= 7) {
+      if (inPlace && m === MASKED && this.inPlace[i] && digitHeavyBytes(payload, s, e)) {
         this.star[i] = true;
         if (changed === NONE) changed = IN_PLACE;
         continue;
@@ -486,34 +487,9 @@ function keepFirstOfOverlapping(m: number[]): number[] {
   return out;
 }
 
-/**
- * The digits of an ASCII value made only of digits and the separators of digitHeavy, or -1 when it holds anything
- * else. With at least 7 digits, `partialAuto` of such a value is `starDigits` of it.
- */
-function digitCount(v: Uint8Array, s: number, e: number): number {
-  let digits = 0;
-  for (let i = s; i < e; i++) {
-    const c = v[i]!;
-    if (c >= 48 && c <= 57) digits++;
-    else if (c !== 32 && c !== 45 && c !== 43 && c !== 40 && c !== 41 && c !== 46 && c !== 47 && c !== 58) return -1;
-  }
-  return digits;
-}
-
-/** Every digit of v[s, e) but the last four becomes `*`, in place. */
-function starDigits(v: Uint8Array, s: number, e: number): void {
-  let keep = 4;
-  for (let i = e - 1; i >= s; i--) {
-    const c = v[i]!;
-    if (c < 48 || c > 57) continue;
-    if (keep > 0) keep--;
-    else v[i] = 42;
-  }
-}
-
-/** `partialAuto` of a digit-shaped ASCII value (see digitCount) straight on the bytes; null for anything else. */
+/** `partialAuto` of a digit-heavy ASCII value (digitHeavyBytes) straight on the bytes; null for anything else. */
 function partialDigitsBytes(v: Buffer, s: number, e: number): Buffer | null {
-  if (digitCount(v, s, e) < 7) return null;
+  if (!digitHeavyBytes(v, s, e)) return null;
   const out = Buffer.allocUnsafe(e - s);
   v.copy(out, 0, s, e);
   starDigits(out, 0, e - s);

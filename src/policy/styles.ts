@@ -107,6 +107,16 @@ export function partialDigits(s: string): string {
   return out;
 }
 
+/** partialDigits of the ASCII bytes v[s, e), written over them (a value with more than four digits). */
+export function starDigits(v: Uint8Array, s: number, e: number): void {
+  let keep = 4;
+  for (let i = e - 1; i >= s; i--) {
+    if (!isDigitCode(v[i]!)) continue;
+    if (keep > 0) keep--;
+    else v[i] = 42;
+  }
+}
+
 /** First letter of the local part, then the domain: `jane.doe@example.com` → `j***@example.com`. */
 export function partialEmail(s: string): string {
   const at = s.lastIndexOf('@');
@@ -133,15 +143,37 @@ export function partialPem(s: string): string {
 
 const EMAIL_SHAPE = /^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
 
+/** The separators phone numbers, cards, SSNs and dates use: space - + ( ) . / : */
+function isDigitSeparator(c: number): boolean {
+  return c === 32 || c === 45 || c === 43 || c === 40 || c === 41 || c === 46 || c === 47 || c === 58;
+}
+
+/** Digits a digit-heavy value holds at least. */
+const DIGIT_HEAVY_MIN = 7;
+
 /** Digits with the separators phone numbers, cards, SSNs and dates use, and nothing else. */
 function digitHeavy(s: string): boolean {
   let digits = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (isDigitCode(c)) digits++;
-    else if (c !== 32 && c !== 45 && c !== 43 && c !== 40 && c !== 41 && c !== 46 && c !== 47 && c !== 58) return false;
+    else if (!isDigitSeparator(c)) return false;
   }
-  return digits >= 7;
+  return digits >= DIGIT_HEAVY_MIN;
+}
+
+/**
+ * digitHeavy of the ASCII bytes v[s, e), a value read straight off a row: `partialAuto` of such a value is its
+ * `partialDigits`, which keeps its length.
+ */
+export function digitHeavyBytes(v: Uint8Array, s: number, e: number): boolean {
+  let digits = 0;
+  for (let i = s; i < e; i++) {
+    const c = v[i]!;
+    if (isDigitCode(c)) digits++;
+    else if (!isDigitSeparator(c)) return false;
+  }
+  return digits >= DIGIT_HEAVY_MIN;
 }
 
 /**
