@@ -129,7 +129,8 @@ export class ChainWriter {
   /** Session heads changed since the last checkpoint. */
   #touched = new Map<string, Touched>();
   #sinceCheckpoint = 0;
-  lastCheckpointAt = 0;
+  /** When the last checkpoint was signed, or this writer started: the next one by time is due checkpointInterval later. */
+  lastCheckpointAt = Date.now();
 
   constructor(o: ChainWriterOptions) {
     this.stream = o.stream;
