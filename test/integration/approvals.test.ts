@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { startTestGateway, writeTestConfig, defaultYaml, repoRoot, upstreamAccount, upstreamSetup, type TestGateway, type ConfigParts } from '../helpers/gateway.ts';
 import { waitForPort } from '../helpers/ports.ts';
+import { eventually } from '../helpers/cli.ts';
 import { testPostgresDatabase } from '../helpers/postgres.ts';
 import type { Approval } from '../../src/audit/types.ts';
 
@@ -161,8 +162,10 @@ describe('approval of single statements (hold mode)', () => {
   });
 
   test('the webhook got one signed, Slack-compatible request per new approval and per decision', async () => {
-    await new Promise((r) => setTimeout(r, 500));
     const approvals = (await (await fetch(`${gw.apiUrl}/api/approvals?status=all`, { headers: { authorization: `Bearer ${ALICE}` } })).json()) as { approvals: Approval[] };
+    // Deliveries are sent after the API answers: wait until each approval's two have arrived.
+    const delivered = (id: string, event: string) => hook.got.some((g) => g.id === id && g.event === event);
+    await eventually(async () => approvals.approvals.every((a) => delivered(a.id, 'created') && delivered(a.id, 'decided')), 10_000, 'every delivery');
     for (const a of approvals.approvals) {
       const forIt = hook.got.filter((g) => g.id === a.id);
       assert.equal(forIt.filter((g) => g.event === 'created').length, 1, `one creation for ${a.id}`);

@@ -406,8 +406,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         locker.exec('BEGIN EXCLUSIVE');
         locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
         await s.append(selectEvent('u-1', 1));
-        await new Promise((r) => setTimeout(r, 250));
-        assert.equal(s.healthy, false);
+        await waitFor(() => !s.healthy, 10_000);
         await assert.rejects(s.append(selectEvent('u-1', 2)), /locked|busy/i);
         locker.exec('ROLLBACK');
         locker.close();
