@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import mysql from 'mysql2/promise';
 import { startLocalMariaDB, type LocalMariaDB } from '../../src/cli/local-mariadb.ts';
 import { testCerts } from './certs.ts';
 
@@ -38,4 +39,23 @@ export function rootSql(srv: { host: string; port: number }, sql: string): strin
   return execFileSync('mariadb', [`-h${srv.host}`, `-P${srv.port}`, '-uroot', '--skip-ssl', '-N', '-B', '-e', sql], {
     stdio: ['ignore', 'pipe', 'pipe'],
   }).toString();
+}
+
+/**
+ * Waits until the server is running a statement whose text is exactly `sql`, so that a test can act on it while it
+ * runs (a fixed pause may end before the statement, relayed by the gateway, reaches the server on a loaded machine).
+ */
+export async function untilRunning(srv: { host: string; port: number }, sql: string, ms = 10_000): Promise<void> {
+  const root = await mysql.createConnection({ host: srv.host, port: srv.port, user: 'root' });
+  try {
+    const end = Date.now() + ms;
+    for (;;) {
+      const [rows] = (await root.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO = ?", [sql])) as unknown as [{ n: number }[]];
+      if (Number(rows[0]!.n) > 0) return;
+      if (Date.now() > end) throw new Error(`${sql} was not running on the server within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await root.end();
+  }
 }

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import { BIN, REPO, SECRETS, TOKENS, cli, cliYaml, rsaKeyFile, upstreamAccount, type Upstream, type YamlParts } from '../helpers/cli.ts';
 import { freePort } from '../helpers/ports.ts';
+import { untilRunning } from '../helpers/mariadb.ts';
 
 interface Served {
   child: ChildProcess;
@@ -72,8 +73,9 @@ describe('agentgate serve', () => {
         const [rows] = await c.query('SELECT 41 + 1 AS answer');
         assert.deepEqual(rows, [{ answer: 42 }]);
         // A statement in flight when the signal comes completes before the gateway goes.
-        const slow = c.query('SELECT SLEEP(1.5) AS slept');
-        await new Promise((r) => setTimeout(r, 300));
+        const SLOW = `SELECT SLEEP(1.5) AS slept /* ${signal} */`;
+        const slow = c.query(SLOW);
+        await untilRunning(upstream, SLOW);
         const t0 = Date.now();
         s.child.kill(signal);
         const [slept] = await slow;

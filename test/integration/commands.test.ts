@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { startTestGateway, defaultYaml, type TestGateway } from '../helpers/gateway.ts';
 import { RawClient } from '../helpers/raw-client.ts';
+import { untilRunning } from '../helpers/mariadb.ts';
 import { Writer } from '../../src/protocol/buffer.ts';
 
 const CI = { user: 'ci', password: 'ci-secret-0123456789' };
@@ -65,8 +66,9 @@ describe('translated commands', () => {
   test('KILL QUERY with the id a client learned from the gateway interrupts that query', async () => {
     const a = await open(CI);
     const b = await open(CI);
-    const sleeping = a.query('SELECT SLEEP(30) AS s').then(() => null, (e: { errno?: number }) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    const SLEEP = 'SELECT SLEEP(30) AS kill_query_target';
+    const sleeping = a.query(SLEEP).then(() => null, (e: { errno?: number }) => e);
+    await untilRunning(gw.upstream, SLEEP);
     const t0 = Date.now();
     await b.query(`KILL QUERY ${a.threadId}`);
     assert.equal((await sleeping)?.errno, 1317);
@@ -94,8 +96,9 @@ describe('translated commands', () => {
     const a = await open(CI);
     const raw = await RawClient.connect({ host: '127.0.0.1', port: gw.port(), ...CI });
     // Settled into a value at once: the rejection comes while the test is still sending the kill.
-    const sleeping = a.query('SELECT SLEEP(30) AS s').then(() => null, (e: Error) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    const SLEEP = 'SELECT SLEEP(30) AS process_kill_target';
+    const sleeping = a.query(SLEEP).then(() => null, (e: Error) => e);
+    await untilRunning(gw.upstream, SLEEP);
     const r = await raw.command(new Writer().u8(0x0c).u32(a.threadId!).finish(), 'simple');
     assert.equal(r[0]![4], 0x00, 'OK');
     assert.ok((await sleeping) instanceof Error, 'the killed connection\'s query failed');
