@@ -23,7 +23,25 @@ export function mariadbInstalled(): boolean {
   return existsSync('/usr/sbin/mariadbd') || existsSync('/usr/bin/mariadbd');
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A loopback port nothing listens on, for a listener this process is about to start. The kernel may offer a port it
+ * offered a moment ago (nothing listens there yet), so two picks for one configuration could collide: a port this
+ * process already handed out is not handed out again.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 1; ; tries++) {
+    const port = await unusedPort();
+    if (handedOut.has(port) && tries < 50) continue;
+    handedOut.add(port);
+    if (handedOut.size > 4096) handedOut.delete(handedOut.values().next().value!);
+    return port;
+  }
+}
+
+const handedOut = new Set<number>();
+
+/** A port nothing listens on right now (the kernel's pick for an ephemeral listener). */
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
