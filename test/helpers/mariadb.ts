@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
 import { startLocalMariaDB, type LocalMariaDB } from '../../src/cli/local-mariadb.ts';
 import { testCerts } from './certs.ts';
+import { eventually } from './wait.ts';
 
 export type MariaDBServer = LocalMariaDB;
 
@@ -48,13 +49,10 @@ export function rootSql(srv: { host: string; port: number }, sql: string): strin
 export async function untilRunning(srv: { host: string; port: number }, sql: string, ms = 10_000): Promise<void> {
   const root = await mysql.createConnection({ host: srv.host, port: srv.port, user: 'root' });
   try {
-    const end = Date.now() + ms;
-    for (;;) {
+    await eventually(async () => {
       const [rows] = (await root.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INFO = ?", [sql])) as unknown as [{ n: number }[]];
-      if (Number(rows[0]!.n) > 0) return;
-      if (Date.now() > end) throw new Error(`${sql} was not running on the server within ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      return Number(rows[0]!.n) > 0;
+    }, ms, `${sql} running on the server`);
   } finally {
     await root.end();
   }

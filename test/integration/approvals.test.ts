@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { startTestGateway, writeTestConfig, defaultYaml, repoRoot, upstreamAccount, upstreamSetup, type TestGateway, type ConfigParts } from '../helpers/gateway.ts';
 import { waitForPort } from '../helpers/ports.ts';
-import { eventually } from '../helpers/cli.ts';
+import { eventually } from '../helpers/wait.ts';
 import { testPostgresDatabase } from '../helpers/postgres.ts';
 import type { Approval } from '../../src/audit/types.ts';
 

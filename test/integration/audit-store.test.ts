@@ -14,6 +14,7 @@ import {
 } from '../helpers/audit.ts';
 import type { Approval, AuditStore, NewEvent } from '../../src/audit/types.ts';
 import { testPostgresDatabase } from '../helpers/postgres.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'agentgate-audit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -188,22 +189,18 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await s.append(selectEvent('ci-1', 1));
         // Another connection sees the records once they are in the tables (SQLite: a few milliseconds after the
         // journal write that made them durable).
-        const seen = Date.now() + 10_000;
-        let v = await reader.verify();
-        while (v.records !== 2 && Date.now() < seen) {
-          await new Promise((r) => setTimeout(r, 10));
-          v = await reader.verify();
-        }
-        assert.equal(v.records, 2);
+        let v = await eventually(async () => {
+          const r = await reader.verify();
+          return r.records === 2 && r;
+        }, 10_000, 'both records in the tables');
         // Until checkpointInterval has passed since the store opened, nothing signs them (on a machine slow enough
         // for the first look to come later than that, the timer may already have).
         if (Date.now() - opened < interval) assert.equal(v.unanchored, 2, 'signed before checkpointInterval passed');
         // Nothing more is written and nothing is closed: the store's timer alone signs them.
-        const end = Date.now() + 10_000;
-        while (v.unanchored !== 0 && Date.now() < end) {
-          await new Promise((r) => setTimeout(r, 50));
-          v = await reader.verify();
-        }
+        v = await eventually(async () => {
+          const r = await reader.verify();
+          return r.unanchored === 0 && r;
+        }, 10_000, 'the records signed');
         assert.deepEqual([v.ok, v.unanchored, v.checkpoints], [true, 0, 1]);
         assert.ok(Date.now() - opened >= interval, 'not before checkpointInterval');
         // An export signs what is still unsigned first: the live session's newest event is anchored.

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { cli, eventually, jsonOf, startCliGateway, TOKENS, type CliGateway } from '../helpers/cli.ts';
+import { cli, jsonOf, startCliGateway, TOKENS, type CliGateway } from '../helpers/cli.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const POLICIES = `  - name: agents
     groups: [agents]

@@ -13,7 +13,7 @@ import { classify } from '../../src/sql/index.ts';
 import { createPolicyEngine } from '../../src/policy/index.ts';
 import { partialAuto } from '../../src/policy/styles.ts';
 import { presentEvent } from '../../src/audit/present.ts';
-import { eventually } from '../helpers/cli.ts';
+import { eventually } from '../helpers/wait.ts';
 import { join } from 'node:path';
 
 const run = promisify(execFile);

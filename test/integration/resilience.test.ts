@@ -8,7 +8,7 @@ import { startTestGateway, defaultYaml, type TestGateway } from '../helpers/gate
 import { RawClient } from '../helpers/raw-client.ts';
 import { rootSql, testMariaDB } from '../helpers/mariadb.ts';
 import { freePort } from '../helpers/ports.ts';
-import { eventually } from '../helpers/cli.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const CI = { user: 'ci', password: 'ci-secret-0123456789' };
 
