@@ -12,6 +12,7 @@ export interface ResolvedOptions {
   checkpointInterval: number;
   captureRows: number;
   busyTimeout: number;
+  maxPendingBytes: number;
 }
 
 export function resolveOptions(o: AuditStoreOptions): ResolvedOptions {
@@ -35,6 +36,7 @@ export function resolveOptions(o: AuditStoreOptions): ResolvedOptions {
     checkpointInterval: positive(o.checkpointInterval, 60_000, 'checkpointInterval'),
     captureRows: o.captureRows === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, Math.floor(o.captureRows)),
     busyTimeout: positive(o.busyTimeout, 2000, 'busyTimeout'),
+    maxPendingBytes: positive(o.maxPendingBytes, 16 * 1024 * 1024, 'maxPendingBytes'),
   };
 }
 

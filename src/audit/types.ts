@@ -238,6 +238,11 @@ export interface AuditStoreOptions {
   captureRows?: number;
   /** SQLite: how long a write waits for another process's lock before failing. Default 2000 ms. */
   busyTimeout?: number;
+  /**
+   * SQLite without fsync: journaled bytes not yet moved into the tables beyond which an append waits for the writer
+   * thread to move them (the backlog of a writer thread that falls behind stays bounded). Default 16 MiB.
+   */
+  maxPendingBytes?: number;
 }
 
 export interface SearchHit {

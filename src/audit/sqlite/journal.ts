@@ -116,6 +116,10 @@ export class PendingRecords {
     return this.#len === 0;
   }
 
+  get bytes(): number {
+    return this.#len;
+  }
+
   add(no: number, record: Buffer): void {
     this.#reserve(record.length);
     this.#len += record.copy(this.#buf, this.#len);

@@ -351,9 +351,11 @@ export class SqliteAuditStore implements AuditStore {
     // Sessions this process does not hold (opened before a restart, closed, or by another process on this file) are
     // looked up in the tables, and so is the stream's head after a failed batch: the tables must then hold everything
     // journaled. So must they when they have not taken what is journaled for a while: #drain then throws, and the
-    // batch is refused rather than let the journal grow unseen.
+    // batch is refused rather than let the journal grow unseen. And when the writer thread, which runs at a lower
+    // priority than the event loop (writer-worker.ts), falls behind by more than maxPendingBytes, appends wait for it
+    // to catch up: the backlog it leaves in memory stays bounded.
     const unknown = this.#writer.unknownSessions(ops);
-    if (unknown.length || this.#writer.stale || (this.#journal && this.#ingestError)) {
+    if (unknown.length || this.#writer.stale || (this.#journal && (this.#ingestError || this.#pending.bytes >= this.#o.maxPendingBytes))) {
       return this.#drain().then(() => this.#flushDrained(ops, unknown));
     }
     return this.#flushDrained(ops, unknown);
