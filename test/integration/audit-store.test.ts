@@ -348,7 +348,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal((await store.getApproval('ap-theirs'))!.status, 'pending');
         assert.deepEqual((await store.listApprovals({ status: 'expired' })).map((x) => x.id), ['ap-mine']);
         assert.equal((await store.listApprovals({})).length, 3);
-        await waitFor(() => seen.includes('ap-mine:expired'));
+        await eventually(async () => seen.includes('ap-mine:expired'), 2000, 'the expiry heard');
         assert.ok(seen.includes('ap-race:pending'));
         assert.ok(seen.some((x) => x === 'ap-race:approved' || x === 'ap-race:denied'));
         off();
@@ -365,10 +365,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           const heardByA: Approval[] = [];
           a.onApprovalChange((x) => heardByA.push(x));
           await b.createApproval(approval('ap-x', 'gw-b'));
-          await waitFor(() => heardByA.some((x) => x.id === 'ap-x' && x.status === 'pending'), 1000);
+          await eventually(async () => heardByA.some((x) => x.id === 'ap-x' && x.status === 'pending'), 1000, 'ap-x pending heard by A');
           const t0 = Date.now();
           await b.updateApproval('ap-x', (cur) => ({ ...cur, status: 'approved', decidedBy: 'alice', decidedAt: new Date().toISOString() }));
-          await waitFor(() => heardByA.some((x) => x.id === 'ap-x' && x.status === 'approved'), 1000);
+          await eventually(async () => heardByA.some((x) => x.id === 'ap-x' && x.status === 'approved'), 1000, 'ap-x approved heard by A');
           assert.ok(Date.now() - t0 < 1000);
           // Each version is delivered once.
           assert.equal(heardByA.filter((x) => x.id === 'ap-x').length, 2);
@@ -377,7 +377,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           await h.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'");
           await b.createApproval(approval('ap-y', 'gw-b'));
           await b.updateApproval('ap-y', (cur) => ({ ...cur, status: 'denied' }));
-          await waitFor(() => heardByA.some((x) => x.id === 'ap-y' && x.status === 'denied'), 3000);
+          await eventually(async () => heardByA.some((x) => x.id === 'ap-y' && x.status === 'denied'), 3000, 'ap-y denied heard by A');
         } finally {
           await a.close();
           await b.close();
@@ -404,7 +404,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         locker.exec('BEGIN EXCLUSIVE');
         locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
         await s.append(selectEvent('u-1', 1));
-        await waitFor(() => !s.healthy, 10_000);
+        await eventually(async () => !s.healthy, 10_000, 'the store unhealthy');
         await assert.rejects(s.append(selectEvent('u-1', 2)), /locked|busy/i);
         locker.exec('ROLLBACK');
         locker.close();
@@ -454,12 +454,4 @@ function approval(id: string, instanceId: string): Approval {
     status: 'pending', mode: 'hold', minApprovals: 1, votes: [], createdAt: new Date().toISOString(),
     expiresAt: new Date(Date.now() + 300_000).toISOString(), decidedAt: null, decidedBy: null, reason: null, instanceId,
   };
-}
-
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -19,9 +19,9 @@ function threads(): Map<string, { name: string; nice: number }> {
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // Fields after the name (which is in parentheses and may hold spaces): nice is the 19th field of the line.
+      // The name is in parentheses and may hold spaces; of the fields after it, nice is the 17th (the line's 19th).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(), nice: Number(fields[16]) });
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: Number(fields[16]) });
     } catch {
       // The thread ended meanwhile.
     }
