@@ -1,7 +1,8 @@
 // The SQLite store's writer thread, as the operating system sees it: it yields the CPU to the gateway's event loop
-// when nothing waits for it, and when it falls behind, appends wait for it rather than let its backlog grow.
+// when nothing waits for it, steps forward again when it falls behind, and when it falls far behind, appends wait for
+// it rather than let its backlog grow.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,15 +14,28 @@ import { eventually } from '../helpers/wait.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'agentgate-writer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** This process's threads: name and nice value, by thread id (from /proc/self/task). */
-function threads(): Map<string, { name: string; nice: number }> {
-  const out = new Map<string, { name: string; nice: number }>();
+/** Scheduling policies as /proc shows them (sched.h). */
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+/** The writer thread moves itself to SCHED_IDLE with chrt, when the system has it. */
+const BACKGROUND_POLICY = ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p)) ? SCHED_IDLE : SCHED_OTHER;
+
+interface ThreadInfo {
+  name: string;
+  nice: number;
+  policy: number;
+}
+
+/** This process's threads: name, nice value and scheduling policy, by thread id (from /proc/self/task). */
+function threads(): Map<string, ThreadInfo> {
+  const out = new Map<string, ThreadInfo>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // The name is in parentheses and may hold spaces; of the fields after it, nice is the 17th (the line's 19th).
+      // The name is in parentheses and may hold spaces; of the fields after it, nice is the 17th (the line's 19th)
+      // and the policy the 39th (the line's 41st).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: Number(fields[16]) });
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: Number(fields[16]), policy: Number(fields[38]) });
     } catch {
       // The thread ended meanwhile.
     }
@@ -29,35 +43,77 @@ function threads(): Map<string, { name: string; nice: number }> {
   return out;
 }
 
+/** The threads a store started: those named WorkerThread now that were not running at `before`. */
+function newWorkers(before: Map<string, ThreadInfo>): ThreadInfo[] {
+  return [...threads()].filter(([tid, t]) => !before.has(tid) && t.name === 'WorkerThread').map(([, t]) => t);
+}
+
+/** Waits until `see()` returns `want` (compared as JSON); fails with the value seen last when it does not within 10 s. */
+async function expectSoon(what: string, see: () => unknown, want: unknown): Promise<void> {
+  let seen = '';
+  await eventually(async () => {
+    seen = JSON.stringify(see());
+    return seen === JSON.stringify(want);
+  }, 10_000).catch(() => assert.fail(`${what}: ${seen}, expected ${JSON.stringify(want)}`));
+}
+
 /**
- * Opens a store and waits until the threads it started (those running after init that were not before) have the
- * nice values `expected` (a thread lowers its priority when it gets its first message); fails, with the values
- * seen last, when they do not within 10 s.
+ * Opens a store and waits until the threads it started have the nice values and policies `expected`, as
+ * "nice/policy" (a thread lowers its priority when it gets its first message).
  */
-async function expectStoreThreads(fsync: boolean, expected: number[]): Promise<void> {
+async function expectStoreThreads(fsync: boolean, expected: string[]): Promise<void> {
   const before = threads();
   const s = openAuditStore(`sqlite:${join(tmp, `threads-${fsync}.db`)}`, { instanceId: 'gw-threads', fsync });
   await s.init();
   try {
-    const want = JSON.stringify([...expected].sort((a, b) => a - b));
-    let seen = '';
-    await eventually(async () => {
-      seen = JSON.stringify([...threads()].filter(([tid, t]) => !before.has(tid) && t.name === 'WorkerThread').map(([, t]) => t.nice).sort((a, b) => a - b));
-      return seen === want;
-    }, 10_000).catch(() => assert.fail(`the store's threads have nice values ${seen}, expected ${want}`));
+    await expectSoon("the store's threads (nice/policy)", () => newWorkers(before).map((t) => `${t.nice}/${t.policy}`).sort(), [...expected].sort());
   } finally {
     await s.close();
   }
 }
 
 test('the writer thread runs at a lower priority than the event loop, except for the commits statements wait for', { skip: process.platform !== 'linux' && 'needs /proc' }, async () => {
-  const main = threads().get(String(process.pid))!.nice;
-  const background = Math.min(19, main + 10);
+  const main = threads().get(String(process.pid))!;
+  const normal = `${main.nice}/${main.policy}`;
+  const background = `${Math.min(19, main.nice + 10)}/${BACKGROUND_POLICY}`;
   // Without fsync the journal acknowledges appends; the one thread moves them into the tables afterwards.
   await expectStoreThreads(false, [background]);
   // With fsync the writer thread's commits are what an append waits for: it keeps the event loop's priority, and
   // only the WAL checkpointer, a thread of its own, steps back.
-  await expectStoreThreads(true, [main, background]);
+  await expectStoreThreads(true, [normal, background]);
+});
+
+test('a writer thread that falls behind leaves SCHED_IDLE until it has caught up', { skip: (process.platform !== 'linux' && 'needs /proc') || (BACKGROUND_POLICY !== SCHED_IDLE && 'needs chrt') }, async () => {
+  const path = join(tmp, 'catch-up.db');
+  const before = threads();
+  // Behind: a move of a quarter of maxPendingBytes (8 KiB) or more.
+  const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-catch-up', maxPendingBytes: 32 * 1024, busyTimeout: 20_000 });
+  await s.init();
+  const locker = new DatabaseSync(path);
+  try {
+    const policies = () => newWorkers(before).map((t) => t.policy);
+    await s.openSession(sessionStart('c-1'));
+    await s.listSessions({});
+    await expectSoon('policy of the writer thread at rest', policies, [SCHED_IDLE]);
+    // Another connection holds the write lock while some 15 KB are appended, in one go: the next move carries
+    // them all, and waits for the lock.
+    locker.exec('BEGIN EXCLUSIVE');
+    locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+    const big = Array.from({ length: 40 }, (_, i) => s.append(selectEvent('c-1', i + 1)));
+    await Promise.all(big);
+    await expectSoon('policy of the writer thread moving a large backlog', policies, [SCHED_OTHER]);
+    locker.exec('ROLLBACK');
+    await s.listSessions({});
+    // Small moves again: back to the background.
+    await s.append(selectEvent('c-1', 41));
+    await s.listSessions({});
+    await expectSoon('policy of the writer thread after a small move', policies, [SCHED_IDLE]);
+    assert.equal((await s.getSession('c-1'))!.events.length, 41);
+  } finally {
+    if (locker.isTransaction) locker.exec('ROLLBACK');
+    locker.close();
+    await s.close();
+  }
 });
 
 test('appends wait for a writer thread that has fallen maxPendingBytes behind, and lose nothing', async () => {

@@ -140,7 +140,8 @@ export class SqliteAuditStore implements AuditStore {
     this.#s = this.prepare(db);
     this.#approvals = new SqliteApprovals(db, this.#listeners);
     try {
-      this.#threads = new WriterThreads({ path: this.path, fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout });
+      // A writer thread a quarter of the way to the backlog limit steps out of the background to catch up.
+      this.#threads = new WriterThreads({ path: this.path, fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout, catchUpBytes: this.#o.maxPendingBytes / 4 });
       await this.#threads.start();
     } catch (err) {
       this.#db = null;

@@ -11,16 +11,19 @@ export class WriterThreads {
   readonly #path: string;
   readonly #fsync: boolean;
   readonly #busyTimeout: number;
+  readonly #catchUpBytes: number;
   #worker: Worker | null = null;
   #checkpointer: Worker | null = null;
   #workerReady: Promise<Worker> | null = null;
   readonly #inflight = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   #batchNo = 0;
 
-  constructor(o: { path: string; fsync: boolean; busyTimeout: number }) {
+  /** catchUpBytes: a move this large means the writer thread has fallen behind (see writer-worker.ts). */
+  constructor(o: { path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number }) {
     this.#path = o.path;
     this.#fsync = o.fsync;
     this.#busyTimeout = o.busyTimeout;
+    this.#catchUpBytes = o.catchUpBytes;
   }
 
   async start(): Promise<void> {
@@ -74,7 +77,7 @@ export class WriterThreads {
       });
     });
     this.#workerReady = ready;
-    this.#post(w, { t: 'open', path: this.#path, fsync: this.#fsync, busyTimeout: this.#busyTimeout });
+    this.#post(w, { t: 'open', path: this.#path, fsync: this.#fsync, busyTimeout: this.#busyTimeout, catchUpBytes: this.#catchUpBytes });
     // Without fsync nothing waits for the writer thread's commits (the journal acknowledges): it checkpoints too.
     if (!this.#fsync) this.#post(w, CHECKPOINTER(this.#path, this.#busyTimeout));
     return ready;

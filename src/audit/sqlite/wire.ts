@@ -41,7 +41,8 @@ export interface WireBatch {
 }
 
 export type ToWorker =
-  | { t: 'open'; path: string; fsync: boolean; busyTimeout: number }
+  /** catchUpBytes: see writer-worker.ts (`keepingUp`). */
+  | { t: 'open'; path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number }
   | { t: 'checkpointer'; path: string; busyTimeout: number; everyMs: number }
   | { t: 'batch'; id: number; batch: WireBatch }
   /**

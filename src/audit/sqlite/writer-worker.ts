@@ -1,4 +1,5 @@
-import { readlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
@@ -19,7 +20,8 @@ import { decodeJournalRecords } from './journal.ts';
  * the WAL reaches 64 MB.
  *
  * Work nothing waits for (the moves, the checkpoints) runs at a lower scheduling priority than the gateway's event
- * loop (`runInBackground`); the commits of `fsync: true`, which statements wait for, do not.
+ * loop, and yields the core to it at once (`runInBackground`); the commits of `fsync: true`, which statements wait for,
+ * do not.
  */
 
 const port = parentPort!;
@@ -37,24 +39,74 @@ function reply(m: FromWorker): void {
 /** How much nicer than the rest of the process a background thread runs (see `runInBackground`). */
 const BACKGROUND_NICE = 10;
 
+/** Where Debian, Ubuntu, Fedora and Alpine (util-linux) install chrt; an absolute path, so PATH plays no part. */
+const CHRT = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+
+/** This thread's id, once it runs in the background (see `runInBackground`). */
+let backgroundTid = 0;
+/** The scheduling policy this thread should have (true: SCHED_IDLE), and the one chrt last gave it. */
+let wantIdle = false;
+let isIdle = false;
+let chrtRunning = false;
+/** A move of at least this many bytes means the thread has fallen behind: it leaves SCHED_IDLE to catch up. */
+let catchUpBytes = Number.POSITIVE_INFINITY;
+
 /**
- * Lowers this thread's scheduling priority (Linux: nice +10; elsewhere nothing). A move into the tables takes a few
- * milliseconds of CPU every 50 ms; at the same priority, on a machine whose cores are all busy (the gateway, its
- * clients, the database), the scheduler lets it run in place of the event loop that a client's statement waits for,
- * and those statements wait a whole time slice. With a two-core machine under one connection's single-row SELECTs,
- * that made about one statement in a hundred take over a millisecond more. It still gets about a tenth of a contended
- * core, and the store bounds its backlog (`maxPendingBytes`). Raising the nice value needs no privilege; the thread
- * cannot lower it again, nor does it need to.
+ * Makes this thread yield the CPU to the rest of the process (Linux only; elsewhere nothing). A move into the tables
+ * takes a few milliseconds of CPU every 50 ms; at the same priority, on a machine whose cores are all busy (the
+ * gateway, its clients, the database), the scheduler lets it run in place of the event loop that a client's statement
+ * waits for, and that statement waits a whole time slice.
+ *
+ * Two steps, each best effort:
+ * - nice +10 (setpriority() on Linux takes a thread id and changes that thread alone). The scheduler then gives the
+ *   thread a tenth of a contended core, but lets it finish its time slice before a woken event loop runs: with a
+ *   two-core machine under one connection's single-row SELECTs, about one statement in a hundred still waited 1 to 3
+ *   ms for it.
+ * - the SCHED_IDLE policy, through `chrt` (util-linux; Node has no call for it): a thread of any other policy that
+ *   wakes up takes the core at once, and the idle thread runs on what the others leave. That may be almost nothing
+ *   on a machine kept busy by other work, so a thread that has fallen behind (a move of `catchUpBytes` or more) goes
+ *   back to the normal policy, still nice +10, until its moves are small again (`keepingUp`); beyond that, the store
+ *   bounds the backlog (`maxPendingBytes`).
+ * Lowering one's own priority needs no privilege, nor does going back to the normal policy at the same nice value.
  */
 function runInBackground(): void {
   if (process.platform !== 'linux') return;
   try {
-    // setpriority() on Linux takes a thread id, and changes that thread alone.
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     setPriority(tid, Math.min(19, getPriority(tid) + BACKGROUND_NICE));
+    backgroundTid = tid;
   } catch {
-    // Best effort: a thread at the normal priority is correct, only less kind to the event loop.
+    // A thread at the normal priority is correct, only less kind to the event loop.
+    return;
   }
+  setIdle(true);
+}
+
+/** After a move of `bytes`: out of SCHED_IDLE when it was a large one, back in once they are small again. */
+function keepingUp(bytes: number): void {
+  if (bytes >= catchUpBytes) setIdle(false);
+  else if (bytes < catchUpBytes / 4) setIdle(true);
+}
+
+/**
+ * Asks chrt for the policy (one chrt at a time, the last wish wins). Without chrt, or where a security profile
+ * forbids the change, the nice value stays the only step; should a change back to the normal policy fail, the
+ * store's bound on the backlog is what remains.
+ */
+function setIdle(idle: boolean): void {
+  wantIdle = idle;
+  if (!backgroundTid || !CHRT || chrtRunning || wantIdle === isIdle) return;
+  chrtRunning = true;
+  const target = wantIdle;
+  execFile(CHRT, [target ? '--idle' : '--other', '--pid', '0', String(backgroundTid)], { timeout: 10_000 }, (err) => {
+    chrtRunning = false;
+    if (err) {
+      backgroundTid = 0;
+      return;
+    }
+    isIdle = target;
+    setIdle(wantIdle);
+  });
 }
 
 port.on('message', (m: ToWorker) => {
@@ -63,6 +115,7 @@ port.on('message', (m: ToWorker) => {
       isWriter = true;
       try {
         writer = new BatchWriter(m.path, { fsync: m.fsync, busyTimeout: m.busyTimeout });
+        catchUpBytes = m.catchUpBytes;
         // Without fsync, nothing waits for this thread: the journal acknowledges, and it moves batches afterwards.
         if (!m.fsync) runInBackground();
         reply({ t: 'opened' });
@@ -74,7 +127,10 @@ port.on('message', (m: ToWorker) => {
     case 'ingest':
       try {
         if (m.t === 'batch') writer!.write(m.batch);
-        else writer!.writeMany(decodeJournalRecords(m.records).map((r) => r.batch), m.journal);
+        else {
+          keepingUp(m.records.byteLength);
+          writer!.writeMany(decodeJournalRecords(m.records).map((r) => r.batch), m.journal);
+        }
         reply({ t: 'done', id: m.id });
       } catch (err) {
         const e = err as Error & { code?: string; errstr?: string };
