@@ -116,6 +116,34 @@ test('a writer thread that falls behind leaves SCHED_IDLE until it has caught up
   }
 });
 
+test('a move that takes long, as it does for a thread that gets next to no CPU, leaves SCHED_IDLE too', { skip: (process.platform !== 'linux' && 'needs /proc') || (BACKGROUND_POLICY !== SCHED_IDLE && 'needs chrt') }, async () => {
+  const path = join(tmp, 'slow-move.db');
+  const before = threads();
+  const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-slow-move', busyTimeout: 20_000 });
+  await s.init();
+  const locker = new DatabaseSync(path);
+  try {
+    const policies = () => newWorkers(before).map((t) => t.policy);
+    await s.openSession(sessionStart('d-1'));
+    await s.listSessions({});
+    await expectSoon('policy of the writer thread at rest', policies, [SCHED_IDLE]);
+    // A small move, held up for half a second by another connection's lock: long, though not large.
+    locker.exec('BEGIN EXCLUSIVE');
+    locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+    await s.append(selectEvent('d-1', 1));
+    await new Promise((r) => setTimeout(r, 500));
+    locker.exec('ROLLBACK');
+    await expectSoon('policy of the writer thread after a long move', policies, [SCHED_OTHER]);
+    await s.append(selectEvent('d-1', 2));
+    await s.listSessions({});
+    await expectSoon('policy of the writer thread after a short move', policies, [SCHED_IDLE]);
+  } finally {
+    if (locker.isTransaction) locker.exec('ROLLBACK');
+    locker.close();
+    await s.close();
+  }
+});
+
 test('appends wait for a writer thread that has fallen maxPendingBytes behind, and lose nothing', async () => {
   const path = join(tmp, 'backlog.db');
   const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-backlog', maxPendingBytes: 4096, busyTimeout: 20_000 });

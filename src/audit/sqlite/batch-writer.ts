@@ -40,14 +40,18 @@ export class BatchWriter {
 
   /**
    * Several batches in one transaction (moving the journal into the tables); `journal` records, in the same
-   * transaction, the number of the last batch moved for that stream, so a replay after a crash skips it.
+   * transaction, the number of the last batch moved for that stream, so a replay after a crash skips it. `between`
+   * runs after each batch.
    */
-  writeMany(batches: readonly WireBatch[], journal: { stream: number; batch: number } | null): void {
+  writeMany(batches: readonly WireBatch[], journal: { stream: number; batch: number } | null, between?: () => void): void {
     const db = this.db;
     const added: string[] = [];
     db.exec('BEGIN IMMEDIATE');
     try {
-      for (const b of batches) this.apply(b, added);
+      for (const b of batches) {
+        this.apply(b, added);
+        between?.();
+      }
       if (journal) this.st.journalState.run(journal.stream, journal.batch);
       db.exec('COMMIT');
     } catch (err) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
@@ -50,6 +50,8 @@ let isIdle = false;
 let chrtRunning = false;
 /** A move of at least this many bytes means the thread has fallen behind: it leaves SCHED_IDLE to catch up. */
 let catchUpBytes = Number.POSITIVE_INFINITY;
+/** So does a move still under way after this long: the thread is getting next to no CPU. */
+const STARVED_MS = 250;
 
 /**
  * Makes this thread yield the CPU to the rest of the process (Linux only; elsewhere nothing). A move into the tables
@@ -64,28 +66,41 @@ let catchUpBytes = Number.POSITIVE_INFINITY;
  *   ms for it.
  * - the SCHED_IDLE policy, through `chrt` (util-linux; Node has no call for it): a thread of any other policy that
  *   wakes up takes the core at once, and the idle thread runs on what the others leave. That may be almost nothing
- *   on a machine kept busy by other work, so a thread that has fallen behind (a move of `catchUpBytes` or more) goes
- *   back to the normal policy, still nice +10, until its moves are small again (`keepingUp`); beyond that, the store
- *   bounds the backlog (`maxPendingBytes`).
+ *   on a machine kept busy by other work, so a thread that has fallen behind (a move of `catchUpBytes` or more, or
+ *   one still under way after STARVED_MS) goes back to the normal policy, still nice +10, until its moves are small
+ *   again (`keepingUp`); beyond that, the store bounds the backlog (`maxPendingBytes`). A process that runs under
+ *   another policy than the normal one (started with chrt, say) keeps it in this thread too: only the nice step.
  * Lowering one's own priority needs no privilege, nor does going back to the normal policy at the same nice value.
  */
 function runInBackground(): void {
   if (process.platform !== 'linux') return;
+  let policy: number;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     setPriority(tid, Math.min(19, getPriority(tid) + BACKGROUND_NICE));
+    // The policy is the 41st field of the stat line; the name before it, in parentheses, may hold spaces.
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
     backgroundTid = tid;
   } catch {
     // A thread at the normal priority is correct, only less kind to the event loop.
     return;
   }
-  setIdle(true);
+  if (policy === SCHED_OTHER) setIdle(true);
+  else backgroundTid = 0;
 }
 
-/** After a move of `bytes`: out of SCHED_IDLE when it was a large one, back in once they are small again. */
+const SCHED_OTHER = 0;
+
+/** Before a move of `bytes`: out of SCHED_IDLE when it is a large one, back in once they are small again. */
 function keepingUp(bytes: number): void {
   if (bytes >= catchUpBytes) setIdle(false);
   else if (bytes < catchUpBytes / 4) setIdle(true);
+}
+
+/** During a move begun at `started`: out of SCHED_IDLE when it has taken longer than STARVED_MS. */
+function starved(started: number): void {
+  if (isIdle && performance.now() - started > STARVED_MS) setIdle(false);
 }
 
 /**
@@ -128,8 +143,10 @@ port.on('message', (m: ToWorker) => {
       try {
         if (m.t === 'batch') writer!.write(m.batch);
         else {
+          const started = performance.now();
           keepingUp(m.records.byteLength);
-          writer!.writeMany(decodeJournalRecords(m.records).map((r) => r.batch), m.journal);
+          const batches = decodeJournalRecords(m.records).map((r) => r.batch);
+          writer!.writeMany(batches, m.journal, () => starved(started));
         }
         reply({ t: 'done', id: m.id });
       } catch (err) {
