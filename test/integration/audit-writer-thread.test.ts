@@ -95,7 +95,7 @@ test('a writer thread that falls behind leaves SCHED_IDLE until it has caught up
     await s.openSession(sessionStart('c-1'));
     await s.listSessions({});
     await expectSoon('policy of the writer thread at rest', policies, [SCHED_IDLE]);
-    // Another connection holds the write lock while some 15 KB are appended, in one go: the next move carries
+    // Another connection holds the write lock while some 20 KB are appended, in one go: the next move carries
     // them all, and waits for the lock.
     locker.exec('BEGIN EXCLUSIVE');
     locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
