@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { openAuditStore } from '../../src/audit/index.ts';
+import type { AuditStore, AuditStoreOptions } from '../../src/audit/types.ts';
 import { selectEvent, sessionStart } from '../helpers/audit.ts';
 import { eventually } from '../helpers/wait.ts';
 
@@ -83,79 +84,86 @@ test('the writer thread runs at a lower priority than the event loop, except for
   await expectStoreThreads(true, [normal, background]);
 });
 
-test('a writer thread that falls behind leaves SCHED_IDLE until it has caught up', { skip: (process.platform !== 'linux' && 'needs /proc') || (BACKGROUND_POLICY !== SCHED_IDLE && 'needs chrt') }, async () => {
-  const path = join(tmp, 'catch-up.db');
+/** Another connection on the store's file, which can hold the write lock the writer thread's moves need. */
+interface Locker {
+  /** Takes the write lock: the writer thread's next move waits for it, as a slow disk or a starved thread would. */
+  hold(): void;
+  release(): void;
+}
+
+/**
+ * A store on a fresh file (`name`.db) with session `session` open and in the tables, the writer thread's policy
+ * function (for tests that need chrt), and a Locker on the same file; closes both afterwards.
+ */
+async function withStore(
+  name: string, o: Partial<AuditStoreOptions>, session: string,
+  run: (s: AuditStore, locker: Locker, policies: () => number[]) => Promise<void>,
+): Promise<void> {
+  const path = join(tmp, `${name}.db`);
   const before = threads();
-  // Behind: a move of a quarter of maxPendingBytes (8 KiB) or more.
-  const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-catch-up', maxPendingBytes: 32 * 1024, busyTimeout: 20_000 });
+  const s = openAuditStore(`sqlite:${path}`, { instanceId: `gw-${name}`, busyTimeout: 20_000, ...o });
   await s.init();
-  const locker = new DatabaseSync(path);
+  const db = new DatabaseSync(path);
+  const locker: Locker = {
+    hold() {
+      db.exec('BEGIN EXCLUSIVE');
+      db.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+    },
+    release() {
+      db.exec('ROLLBACK');
+    },
+  };
   try {
-    const policies = () => newWorkers(before).map((t) => t.policy);
-    await s.openSession(sessionStart('c-1'));
+    await s.openSession(sessionStart(session));
     await s.listSessions({});
+    await run(s, locker, () => newWorkers(before).map((t) => t.policy));
+  } finally {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    db.close();
+    await s.close();
+  }
+}
+
+const needsChrt = { skip: (process.platform !== 'linux' && 'needs /proc') || (BACKGROUND_POLICY !== SCHED_IDLE && 'needs chrt') };
+
+test('a writer thread that falls behind leaves SCHED_IDLE until it has caught up', needsChrt, async () => {
+  // Behind: a move of a quarter of maxPendingBytes (8 KiB) or more.
+  await withStore('catch-up', { maxPendingBytes: 32 * 1024 }, 'c-1', async (s, locker, policies) => {
     await expectSoon('policy of the writer thread at rest', policies, [SCHED_IDLE]);
     // Another connection holds the write lock while some 20 KB are appended, in one go: the next move carries
     // them all, and waits for the lock.
-    locker.exec('BEGIN EXCLUSIVE');
-    locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+    locker.hold();
     const big = Array.from({ length: 40 }, (_, i) => s.append(selectEvent('c-1', i + 1)));
     await Promise.all(big);
     await expectSoon('policy of the writer thread moving a large backlog', policies, [SCHED_OTHER]);
-    locker.exec('ROLLBACK');
+    locker.release();
     await s.listSessions({});
     // Small moves again: back to the background.
     await s.append(selectEvent('c-1', 41));
     await s.listSessions({});
     await expectSoon('policy of the writer thread after a small move', policies, [SCHED_IDLE]);
     assert.equal((await s.getSession('c-1'))!.events.length, 41);
-  } finally {
-    if (locker.isTransaction) locker.exec('ROLLBACK');
-    locker.close();
-    await s.close();
-  }
+  });
 });
 
-test('a move that takes long, as it does for a thread that gets next to no CPU, leaves SCHED_IDLE too', { skip: (process.platform !== 'linux' && 'needs /proc') || (BACKGROUND_POLICY !== SCHED_IDLE && 'needs chrt') }, async () => {
-  const path = join(tmp, 'slow-move.db');
-  const before = threads();
-  const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-slow-move', busyTimeout: 20_000 });
-  await s.init();
-  const locker = new DatabaseSync(path);
-  try {
-    const policies = () => newWorkers(before).map((t) => t.policy);
-    await s.openSession(sessionStart('d-1'));
-    await s.listSessions({});
+test('a move that takes long, as it does for a thread that gets next to no CPU, leaves SCHED_IDLE too', needsChrt, async () => {
+  await withStore('slow-move', {}, 'd-1', async (s, locker, policies) => {
     await expectSoon('policy of the writer thread at rest', policies, [SCHED_IDLE]);
     // A small move, held up for half a second by another connection's lock: long, though not large.
-    locker.exec('BEGIN EXCLUSIVE');
-    locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+    locker.hold();
     await s.append(selectEvent('d-1', 1));
     await new Promise((r) => setTimeout(r, 500));
-    locker.exec('ROLLBACK');
+    locker.release();
     await expectSoon('policy of the writer thread after a long move', policies, [SCHED_OTHER]);
     await s.append(selectEvent('d-1', 2));
     await s.listSessions({});
     await expectSoon('policy of the writer thread after a short move', policies, [SCHED_IDLE]);
-  } finally {
-    if (locker.isTransaction) locker.exec('ROLLBACK');
-    locker.close();
-    await s.close();
-  }
+  });
 });
 
 test('appends wait for a writer thread that has fallen maxPendingBytes behind, and lose nothing', async () => {
-  const path = join(tmp, 'backlog.db');
-  const s = openAuditStore(`sqlite:${path}`, { instanceId: 'gw-backlog', maxPendingBytes: 4096, busyTimeout: 20_000 });
-  await s.init();
-  const locker = new DatabaseSync(path);
-  try {
-    await s.openSession(sessionStart('b-1'));
-    await s.listSessions({});
-    // Another connection holds the write lock: the writer thread's next move waits for it, as a slow disk or a
-    // starved thread would keep it waiting.
-    locker.exec('BEGIN EXCLUSIVE');
-    locker.prepare('INSERT INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run('lock', 'x', 'x');
+  await withStore('backlog', { maxPendingBytes: 4096 }, 'b-1', async (s, locker) => {
+    locker.hold();
     let stalled: Promise<void> | null = null;
     let seq = 0;
     const quick: number[] = [];
@@ -175,14 +183,10 @@ test('appends wait for a writer thread that has fallen maxPendingBytes behind, a
     void stalled.then(() => { done = true; });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(done, false, 'the append went through while the writer thread was still blocked');
-    locker.exec('ROLLBACK');
+    locker.release();
     await stalled;
     assert.equal(s.healthy, true);
     assert.deepEqual((await s.getSession('b-1'))!.events.map((e) => e.seq), Array.from({ length: seq }, (_, i) => i + 1));
     assert.equal((await s.verify()).ok, true);
-  } finally {
-    if (locker.isTransaction) locker.exec('ROLLBACK');
-    locker.close();
-    await s.close();
-  }
+  });
 });

@@ -52,6 +52,8 @@ let chrtRunning = false;
 let catchUpBytes = Number.POSITIVE_INFINITY;
 /** So does a move still under way after this long: the thread is getting next to no CPU. */
 const STARVED_MS = 250;
+/** The normal scheduling policy, as /proc shows it. */
+const SCHED_OTHER = 0;
 
 /**
  * Makes this thread yield the CPU to the rest of the process (Linux only; elsewhere nothing). A move into the tables
@@ -89,8 +91,6 @@ function runInBackground(): void {
   if (policy === SCHED_OTHER) setIdle(true);
   else backgroundTid = 0;
 }
-
-const SCHED_OTHER = 0;
 
 /** Before a move of `bytes`: out of SCHED_IDLE when it is a large one, back in once they are small again. */
 function keepingUp(bytes: number): void {
