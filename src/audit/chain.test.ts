@@ -162,6 +162,24 @@ describe('recordHash', () => {
     ), { numRuns: 500 });
   });
 
+  test('linked to hashes it returned before, in any order, it hashes their own hex (checked independently)', () => {
+    const sha = (d: string | Buffer) => createHash('sha256').update(d).digest('hex');
+    const expected = (l: RecordLink) =>
+      sha(JSON.stringify(['agentgate.audit.v1', l.stream, l.position, l.prev.toString('hex'), l.sessionId, l.seq, l.sessPrev.toString('hex'), sha(body), '']));
+    // Three sessions interleaved on one stream: each record's prev is the record before it, its sessPrev the
+    // session's previous record, which may be one, two or three records back.
+    const heads = new Map<string, Buffer>();
+    let prev = ZERO_HASH;
+    const order = ['a', 'b', 'a', 'c', 'c', 'b', 'a', 'b', 'c', 'a'];
+    order.forEach((s, i) => {
+      const l: RecordLink = { stream: 'gw-1', position: i + 1, prev, sessionId: s, seq: i, sessPrev: heads.get(s) ?? ZERO_HASH };
+      const h = recordHash(l, body, null);
+      assert.equal(h.toString('hex'), expected(l), `record ${i + 1}`);
+      heads.set(s, h);
+      prev = h;
+    });
+  });
+
   test('a session id cannot be confused with the fields around it', () => {
     const a = recordHash({ ...link, sessionId: 'x","y' }, body, null);
     const b = recordHash({ ...link, sessionId: 'x' }, body, null);

