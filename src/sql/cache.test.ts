@@ -42,14 +42,22 @@ test('texts that differ only in literals share a classification, each with its o
   assert.deepEqual(b, classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA));
   assert.equal(b.statements[0]!.outputColumns, a.statements[0]!.outputColumns);
   assert.ok(Object.isFrozen(b) && Object.isFrozen(b.statements) && Object.isFrozen(b.statements[0]));
-  // The same text again is an exact hit: the same object.
-  assert.equal(cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA), b);
+  // Made from its shape, a text is kept by itself only once it comes a second time: from then on it is an exact
+  // hit, the same object.
+  const hits = cache.hits;
+  const b2 = cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA);
+  assert.equal(cache.shapeHits, 2);
+  assert.deepEqual(b2, b);
+  assert.equal(cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 18', MARIA), b2);
+  assert.equal(cache.hits, hits + 1);
+  // A text classified afresh is kept at once.
+  assert.equal(cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 17', MARIA), a);
   // Another kind of literal, other spacing, a comment: another shape.
   cache.classify("SELECT c, pad FROM sbtest1 WHERE id = '19'", MARIA);
   cache.classify('SELECT c, pad FROM sbtest1 WHERE id =  20', MARIA);
   cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 21 -- x', MARIA);
   cache.classify('SELECT c, pad FROM sbtest1 WHERE id = 2.5', MARIA);
-  assert.equal(cache.shapeHits, 1);
+  assert.equal(cache.shapeHits, 2);
   // What depends only on tables and lineage can be kept once per shape.
   assert.equal(shapeRepresentative(b), a);
   assert.equal(shapeRepresentative(a), a);
