@@ -28,10 +28,10 @@ export interface ClassifierCacheOptions {
  *   its own statement text. The property tests in classify.test.ts hold this to "equal to classify()".
  *
  * A text classified afresh is kept by text at once. A text given its classification by shape is kept by text only
- * when it comes again while still remembered as seen (among the last 1,024–2,048 such texts): most of them never
- * come again (an id in each), and keeping each one filled the text cache with entries that lived long enough to be
- * copied by every collection of V8's young generation (in a one-connection benchmark, scavenges took about 30%
- * longer on average and up to 15 ms instead of 4 ms).
+ * when it comes again while still remembered as seen (among the last 1,024–2,048 such texts; fewer when the cache's
+ * bound is under 2,048): most of them never come again (an id in each), and keeping each one filled the text cache
+ * with entries that lived long enough to be copied by every collection of V8's young generation (in a one-connection
+ * benchmark, scavenges took about 30% longer on average and up to 15 ms instead of 4 ms).
  *
  * Each cache is bounded by two generations rather than by exact recency: new entries go into the young generation;
  * when it holds half the bound it becomes the old one and the previous old one is dropped; a hit in the old
