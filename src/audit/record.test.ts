@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { STATEMENT_KINDS } from '../sql/types.ts';
 import { canonicalJson, sha256Hex } from './chain.ts';
 import {
-  colsetId, columnSetRefs, decodeEvent, encodeEvent, KIND_BITS, kindsFromMask, kindsMask, ROWS_BINARY, ROWS_BINARY_FLOAT, ROWS_TEXT,
-  sessionHeaderBody, sessionStartFromHeader,
+  colsetId, columnSetRefs, decodeEvent, encodeEvent, isoTime, KIND_BITS, kindsFromMask, kindsMask, ROWS_BINARY, ROWS_BINARY_FLOAT,
+  ROWS_TEXT, sessionHeaderBody, sessionStartFromHeader,
 } from './record.ts';
 import type { EncodedEvent } from './record.ts';
 import type { ColumnInfo, NewEvent, ResultRecord } from './types.ts';
@@ -120,6 +120,18 @@ test('a session header round-trips without its id', () => {
   const body = sessionHeaderBody(s);
   assert.ok(!body.includes('"id"'));
   assert.deepEqual(sessionStartFromHeader('x', body), s);
+});
+
+test('isoTime writes what toISOString writes, across seconds, years and in any order', () => {
+  const base = Date.UTC(2026, 10, 21, 23, 59, 59, 990);
+  const times = [
+    0, 1, 9, 10, 99, 100, 999, 1000, -1, -999, -1000, -1001,
+    base, base + 1, base + 9, base + 10, base + 11, base + 999, base - 1000, base + 86_400_000 * 40,
+    Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), Date.UTC(-1, 0, 1, 0, 0, 0, 5), Date.now(),
+  ];
+  // Every value twice, in order and then back and forth, so a kept second is reused and replaced.
+  for (const t of [...times, ...times.reverse(), 1.5, -0.5]) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
+  for (let t = base - 2500; t < base + 2500; t += 7) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
 });
 
 function pick(x: { statements: number; denied: number; approvals: number }): number[] {

@@ -335,6 +335,27 @@ export function normTime(t: string): string {
   return d.toISOString();
 }
 
+// The second of the last isoTime call, and its text up to the milliseconds ("2026-11-21T23:49:50.").
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()` for an integer `ms` (Date.now()), the format normTime gives. The gateway stamps every
+ * event: Node 24's toISOString takes about 0.7 µs, this about a tenth of that, keeping the text up to the seconds of
+ * the last second it was asked for.
+ */
+export function isoTime(ms: number): string {
+  if (!Number.isSafeInteger(ms)) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    isoPrefix = iso.slice(0, iso.length - 4);
+    isoSecond = second;
+  }
+  const milli = ms - second * 1000;
+  return isoPrefix + (milli < 10 ? '00' : milli < 100 ? '0' : '') + milli + 'Z';
+}
+
 /** What a listing row holds, turned into a Session. */
 export interface SessionRow {
   id: string;

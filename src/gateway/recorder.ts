@@ -1,3 +1,4 @@
+import { isoTime } from '../audit/record.ts';
 import type { AuditStore, ColumnInfo, Decision, EventType, NewEvent, ResultRecord } from '../audit/types.ts';
 import type { StatementDecision } from '../policy/types.ts';
 import type { ColumnDefinition } from '../protocol/columns.ts';
@@ -20,8 +21,8 @@ export class Recorder {
   }
 
   /** A new event, stamped now; its `seq` is given when it is appended, so records stay in the order they are written. */
-  event(type: EventType, fields: Omit<NewEvent, 'sessionId' | 'seq' | 'at' | 'type'> = {}, at = new Date()): NewEvent {
-    return { sessionId: this.sessionId, seq: 0, at: at.toISOString(), type, ...fields };
+  event(type: EventType, fields: Omit<NewEvent, 'sessionId' | 'seq' | 'at' | 'type'> = {}): NewEvent {
+    return { sessionId: this.sessionId, seq: 0, at: isoTime(Date.now()), type, ...fields };
   }
 
   /** Numbers the event and hands it to the store; resolves true once durable, false when the store could not record it. */
