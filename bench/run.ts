@@ -3,7 +3,7 @@
 // masking on), in the same run. Prints one table and writes the figures as JSON. Not part of the test run.
 //
 //   npm run bench -- [--quick] [--only sysbench,latency,stream,connections,store] [--out FILE] [--markdown]
-//                    [--gateway-root DIR]
+//                    [--gateway-root DIR] [--gateway-node-flag FLAG]…
 //
 // --quick         short durations and smaller data: a smoke run (minutes), not figures to quote
 // --only          a comma-separated subset of the cases (default: all, in the order above)
@@ -11,6 +11,7 @@
 // --markdown      also print the table as Markdown
 // --gateway-root  run the gateway of another checkout (its bin/ and src/; the harness stays this one's), e.g. a
 //                 branch with a change, to compare its figures with a run on this checkout
+// --gateway-node-flag  a flag for the gateway's node alone (repeatable; not the relay's), e.g. --use-largepages=on
 //
 // It starts its own MariaDB (a throwaway data folder), creates the sysbench tables and a 1M-row table, starts the
 // relay and agentgate (`node bin/agentgate.js serve`) as processes of their own, and removes everything at the end.
@@ -44,14 +45,23 @@ const opt = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const known = new Set(['--quick', '--only', '--out', '--markdown', '--gateway-root']);
+const known = new Set(['--quick', '--only', '--out', '--markdown', '--gateway-root', '--gateway-node-flag']);
+const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(CASES).join(',')}] [--out FILE] [--markdown] [--gateway-root DIR] [--gateway-node-flag FLAG]…\n`;
 for (let i = 0; i < args.length; i++) {
   if (!known.has(args[i]!)) {
-    process.stderr.write(`unknown option ${args[i]}\nusage: npm run bench -- [--quick] [--only ${Object.keys(CASES).join(',')}] [--out FILE] [--markdown] [--gateway-root DIR]\n`);
+    process.stderr.write(`unknown option ${args[i]}\n${USAGE}`);
     process.exit(2);
   }
-  if (args[i] === '--only' || args[i] === '--out' || args[i] === '--gateway-root') i++;
+  if (['--only', '--out', '--gateway-root', '--gateway-node-flag'].includes(args[i]!)) {
+    if (args[i + 1] === undefined) {
+      process.stderr.write(`${args[i]} needs a value\n${USAGE}`);
+      process.exit(2);
+    }
+    i++;
+  }
 }
+// Each --gateway-node-flag takes the next argument, which starts with "--" itself.
+const gatewayNodeFlags = args.flatMap((a, i) => (a === '--gateway-node-flag' && i + 1 < args.length ? [args[i + 1]!] : []));
 const quick = flag('--quick');
 const only = (opt('--only') ?? Object.keys(CASES).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const o of only) {
@@ -82,6 +92,7 @@ const conditions: Record<string, unknown> = {
   mode: quick ? 'quick (smoke run: short durations, small data)' : 'full',
   commit: version('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']),
   gateway: gatewayRoot ? `${gatewayRoot} (${version('git', ['-C', gatewayRoot, 'rev-parse', '--short', 'HEAD'])})` : 'this checkout',
+  gatewayNodeFlags,
   node: process.version,
   kernel: release(),
   cpu: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
@@ -116,6 +127,7 @@ try {
   env = await BenchEnv.start(size, log);
   const e = env;
   e.gatewayRoot = gatewayRoot;
+  e.gatewayNodeFlags = gatewayNodeFlags;
   const db = await mysql.createConnection({ host: e.db.host, port: e.db.port, user: 'root' });
   const [v] = (await db.query('SELECT VERSION() AS v')) as unknown as [{ v: string }[]];
   conditions.mariadb = `${v[0]!.v} (buffer pool 1G, innodb_flush_log_at_trx_commit=2, no binlog, max_connections 3000)`;

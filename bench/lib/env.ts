@@ -99,6 +99,8 @@ export class BenchEnv {
   gatewayKind: GatewayKind = 'agentgate';
   /** The checkout whose gateway runs when startGateway is given no root (default: this one). */
   gatewayRoot: string | undefined = undefined;
+  /** Flags for the gateway's node, before those a startGateway call adds (e.g. --use-largepages=on). */
+  gatewayNodeFlags: string[] = [];
   private gatewayDir: string | null = null;
   private gateways = 0;
 
@@ -205,7 +207,7 @@ export class BenchEnv {
     const script = kind === 'agentgate'
       ? ['bin/agentgate.js', 'serve', '--config', configFile]
       : ['--max-semi-space-size=4', 'bench/gateway-nostore.ts', '--config', configFile];
-    this.gateway = await spawnNode(kind, [...(o.nodeFlags ?? []), ...script], {
+    this.gateway = await spawnNode(kind, [...this.gatewayNodeFlags, ...(o.nodeFlags ?? []), ...script], {
       port, cwd: o.root ?? this.gatewayRoot ?? repoRoot, logFile: join(dir, 'gateway.log'), env: { BENCH_DB_PASSWORD: DB_ACCOUNT.password, BENCH_AGENT_SECRET: SERVICE_ACCOUNT.password },
     });
     this.gatewayDir = dir;
