@@ -341,7 +341,7 @@ let isoPrefix = '';
 
 /**
  * `new Date(ms).toISOString()` for an integer `ms` (Date.now()), the format normTime gives. The gateway stamps every
- * event: Node 24's toISOString takes about 0.7 µs, this about a tenth of that, keeping the text up to the seconds of
+ * event: Node 24's toISOString takes about 0.8 µs, this about 0.08 µs, keeping the text up to the seconds of
  * the last second it was asked for.
  */
 export function isoTime(ms: number): string {
