@@ -45,23 +45,25 @@ const opt = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const known = new Set(['--quick', '--only', '--out', '--markdown', '--gateway-root', '--gateway-node-flag']);
+const FLAGS = new Set(['--quick', '--markdown']);
+const VALUED = new Set(['--only', '--out', '--gateway-root', '--gateway-node-flag']);
 const USAGE = `usage: npm run bench -- [--quick] [--only ${Object.keys(CASES).join(',')}] [--out FILE] [--markdown] [--gateway-root DIR] [--gateway-node-flag FLAG]…\n`;
+const gatewayNodeFlags: string[] = [];
 for (let i = 0; i < args.length; i++) {
-  if (!known.has(args[i]!)) {
-    process.stderr.write(`unknown option ${args[i]}\n${USAGE}`);
+  const a = args[i]!;
+  if (FLAGS.has(a)) continue;
+  if (!VALUED.has(a)) {
+    process.stderr.write(`unknown option ${a}\n${USAGE}`);
     process.exit(2);
   }
-  if (['--only', '--out', '--gateway-root', '--gateway-node-flag'].includes(args[i]!)) {
-    if (args[i + 1] === undefined) {
-      process.stderr.write(`${args[i]} needs a value\n${USAGE}`);
-      process.exit(2);
-    }
-    i++;
+  const value = args[++i];
+  if (value === undefined) {
+    process.stderr.write(`${a} needs a value\n${USAGE}`);
+    process.exit(2);
   }
+  // Its value starts with "--" itself: taken here, never read as an option.
+  if (a === '--gateway-node-flag') gatewayNodeFlags.push(value);
 }
-// Each --gateway-node-flag takes the next argument, which starts with "--" itself.
-const gatewayNodeFlags = args.flatMap((a, i) => (a === '--gateway-node-flag' && i + 1 < args.length ? [args[i + 1]!] : []));
 const quick = flag('--quick');
 const only = (opt('--only') ?? Object.keys(CASES).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const o of only) {
