@@ -28,7 +28,7 @@ import { streamCase } from './cases/stream.ts';
 import { sysbenchCase } from './cases/sysbench.ts';
 import { cpuWatchFor, type Case, type CaseContext } from './lib/context.ts';
 import { BenchEnv, repoRoot, type DataSize } from './lib/env.ts';
-import { loadAverage } from './lib/proc.ts';
+import { cpuIdle, loadAverage } from './lib/proc.ts';
 import { markdown, table, UNSTEADY_SPREAD, type Row } from './lib/report.ts';
 
 const CASES: Record<string, Case> = {
@@ -98,6 +98,7 @@ const conditions: Record<string, unknown> = {
   node: process.version,
   kernel: release(),
   cpu: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+  cpuIdle: cpuIdle(),
   memoryGB: Math.round(totalmem() / 2 ** 30),
   sysbench: version('sysbench', ['--version']),
   loadAverageAtStart: loadAverage(),

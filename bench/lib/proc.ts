@@ -119,3 +119,22 @@ export class CpuWatch {
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
+
+/**
+ * How an idle CPU waits (Linux cpuidle): the driver, and for `haltpoll` (a KVM guest) how long a vCPU polls before it
+ * halts. On a VM, a statement over one connection wakes halted vCPUs at every hop, and that costs far more than the
+ * proxies' own work (docs/benchmarks.md, "Latency (one connection)"), so a run records it.
+ */
+export function cpuIdle(): string {
+  const read = (path: string): string | null => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const driver = read('/sys/devices/system/cpu/cpuidle/current_driver');
+  if (driver === null || driver === 'none') return 'no cpuidle driver';
+  const poll = driver === 'haltpoll' ? read('/sys/module/haltpoll/parameters/guest_halt_poll_ns') : null;
+  return poll === null ? driver : `${driver}, guest_halt_poll_ns=${poll}`;
+}
