@@ -1,6 +1,7 @@
 // What the kernel knows about a process: resident memory (now and peak), CPU time; and machine-wide CPU use, so a run
 // can say how much of the machine something else took while it measured.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readStat } from '../../src/procfs.ts';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -38,9 +39,8 @@ export function resetPeak(pid: number): boolean {
 /** CPU seconds (user + system) a process used; `children`: plus its waited-for children's. */
 export function cpuSeconds(pid: number, children = false): number {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields after the command: state(0) … utime(11) stime(12) cutime(13) cstime(14)
+    const f = readStat(`/proc/${pid}/stat`).fields;
+    // utime(11) stime(12) cutime(13) cstime(14)
     const own = Number(f[11]) + Number(f[12]);
     return (children ? own + Number(f[13]) + Number(f[14]) : own) / TICK;
   } catch {
@@ -61,9 +61,7 @@ export function threadCpu(pid: number): Map<number, { name: string; seconds: num
   }
   for (const tid of tids) {
     try {
-      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      const { name, fields: f } = readStat(`/proc/${pid}/task/${tid}/stat`);
       out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / TICK, system: Number(f[12]) / TICK });
     } catch {
       // the thread ended meanwhile

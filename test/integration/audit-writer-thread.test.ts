@@ -2,12 +2,13 @@
 // when nothing waits for it, steps forward again when it falls behind, and when it falls far behind, appends wait for
 // it rather than let its backlog grow.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { openAuditStore } from '../../src/audit/index.ts';
+import { readStat } from '../../src/procfs.ts';
 import type { AuditStore, AuditStoreOptions } from '../../src/audit/types.ts';
 import { selectEvent, sessionStart } from '../helpers/audit.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -32,11 +33,8 @@ function threads(): Map<string, ThreadInfo> {
   const out = new Map<string, ThreadInfo>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      // The name is in parentheses and may hold spaces; of the fields after it, nice is the 17th (the line's 19th)
-      // and the policy the 39th (the line's 41st).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: Number(fields[16]), policy: Number(fields[38]) });
+      const { name, fields } = readStat(`/proc/self/task/${tid}/stat`);
+      out.set(tid, { name, nice: Number(fields[16]), policy: Number(fields[38]) });
     } catch {
       // The thread ended meanwhile.
     }

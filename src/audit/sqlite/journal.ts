@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { readStat } from '../../procfs.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { NUMS_PER_RECORD, recordBytesLength, writeRecordBytes, writeRecordNums, type PlannedBatch, type WireBatch } from './wire.ts';
 
@@ -271,8 +272,7 @@ const heldLocks = new Set<string>();
  */
 function processTag(pid: number): string | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const { fields } = readStat(`/proc/${pid}/stat`);
     if (fields[0] === 'Z' || fields[0] === 'X') return null;
     return `${pid} ${fields[19]}`;
   } catch {

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from './wire.ts';
+import { readStat } from '../../procfs.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { decodeJournalRecords } from './journal.ts';
 
@@ -80,9 +81,7 @@ function runInBackground(): void {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     setPriority(tid, Math.min(19, getPriority(tid) + BACKGROUND_NICE));
-    // The policy is the 41st field of the stat line; the name before it, in parentheses, may hold spaces.
-    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-    policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    policy = Number(readStat('/proc/thread-self/stat').fields[38]);
     backgroundTid = tid;
   } catch {
     // A thread at the normal priority is correct, only less kind to the event loop.
