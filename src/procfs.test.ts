@@ -17,6 +17,7 @@ test('readStat: fields start after the last parenthesis, whatever the command na
     assert.equal(fields[11], '7'); // utime, field 14
     assert.equal(fields[12], '3'); // stime, field 15
     assert.equal(fields[19], '987654'); // starttime, field 22
+    assert.equal(fields.at(-1), '0'); // the line's newline is not part of its last field
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

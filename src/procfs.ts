@@ -10,5 +10,5 @@ import { readFileSync } from 'node:fs';
 export function readStat(path: string): { name: string; fields: string[] } {
   const line = readFileSync(path, 'utf8');
   const close = line.lastIndexOf(')');
-  return { name: line.slice(line.indexOf('(') + 1, close), fields: line.slice(close + 2).split(' ') };
+  return { name: line.slice(line.indexOf('(') + 1, close), fields: line.slice(close + 2).trimEnd().split(' ') };
 }

@@ -3,8 +3,8 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from './wire.ts';
 import { readStat } from '../../procfs.ts';
+import type { FromWorker, ToWorker } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { decodeJournalRecords } from './journal.ts';
 
