@@ -2,13 +2,13 @@
 // when nothing waits for it, steps forward again when it falls behind, and when it falls far behind, appends wait for
 // it rather than let its backlog grow.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { openAuditStore } from '../../src/audit/index.ts';
-import { readStat } from '../../src/procfs.ts';
+import { findChrt, readStat } from '../../src/procfs.ts';
 import type { AuditStore, AuditStoreOptions } from '../../src/audit/types.ts';
 import { selectEvent, sessionStart } from '../helpers/audit.ts';
 import { eventually } from '../helpers/wait.ts';
@@ -20,7 +20,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const SCHED_OTHER = 0;
 const SCHED_IDLE = 5;
 /** The writer thread moves itself to SCHED_IDLE with chrt, when the system has it. */
-const BACKGROUND_POLICY = ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p)) ? SCHED_IDLE : SCHED_OTHER;
+const BACKGROUND_POLICY = findChrt() ? SCHED_IDLE : SCHED_OTHER;
 
 interface ThreadInfo {
   name: string;

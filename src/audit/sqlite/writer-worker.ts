@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
-import { readStat } from '../../procfs.ts';
+import { findChrt, readStat } from '../../procfs.ts';
 import type { FromWorker, ToWorker } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { decodeJournalRecords } from './journal.ts';
@@ -40,8 +40,8 @@ function reply(m: FromWorker): void {
 /** How much nicer than the rest of the process a background thread runs (see `runInBackground`). */
 const BACKGROUND_NICE = 10;
 
-/** Where Debian, Ubuntu, Fedora and Alpine (util-linux) install chrt; an absolute path, so PATH plays no part. */
-const CHRT = ['/usr/bin/chrt', '/bin/chrt'].find((p) => existsSync(p));
+/** chrt, looked up once when the thread starts (see `setIdle`). */
+const CHRT = findChrt();
 
 /** This thread's id, once it runs in the background (see `runInBackground`). */
 let backgroundTid = 0;
