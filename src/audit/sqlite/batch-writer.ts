@@ -41,15 +41,17 @@ export class BatchWriter {
   /**
    * Several batches in one transaction (moving the journal into the tables); `journal` records, in the same
    * transaction, the number of the last batch moved for that stream, so a replay after a crash skips it. `between`
-   * runs after each batch.
+   * runs after each batch. `batches` is gone through once (it may decode each batch as it is asked for it).
    */
-  writeMany(batches: readonly WireBatch[], journal: { stream: number; batch: number } | null, between?: () => void): void {
+  writeMany(batches: Iterable<WireBatch>, journal: { stream: number; batch: number } | null, between?: () => void): void {
     const db = this.db;
     const added: string[] = [];
+    const closed: string[] = [];
     db.exec('BEGIN IMMEDIATE');
     try {
       for (const b of batches) {
         this.apply(b, added);
+        for (const id of b.closed) closed.push(id);
         between?.();
       }
       if (journal) this.st.journalState.run(journal.stream, journal.batch);
@@ -59,7 +61,7 @@ export class BatchWriter {
       for (const id of added) this.numbers.delete(id);
       throw err;
     }
-    for (const b of batches) for (const id of b.closed) this.numbers.delete(id);
+    for (const id of closed) this.numbers.delete(id);
     if (this.numbers.size > 100_000) this.numbers.clear();
   }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { decodeJournalRecords, Journal, PendingRecords } from './journal.ts';
+import { decodeJournalRecords, Journal, journalRecords, PendingRecords } from './journal.ts';
 import { keyId } from '../chain.ts';
 import { ChainWriter, type Op, type PlannedRecord } from '../chain-writer.ts';
 import { encodeEvent } from '../record.ts';
@@ -151,5 +151,41 @@ test('pending records: taken in order; after a failed move put back before those
   assert.equal(p.take().bytes.length > 5_000_000, true);
   p.add(5, j.append(5, batch(5)));
   assert.deepEqual(decodeJournalRecords(p.take().bytes).map((r) => r.batch.records.sessionIds), [['s-5']]);
+  j.close();
+});
+
+test('pending records: what was taken stays as it was while more is added, in shared memory that moves reuse', () => {
+  const j = new Journal(join(dir, 'h2'));
+  const p = new PendingRecords();
+  p.add(1, j.append(1, batch(1)));
+  const first = p.take();
+  const copy = Buffer.from(first.bytes);
+  // The next records go elsewhere, however many there are, until the move of the first is over.
+  for (let n = 2; n < 200; n++) p.add(n, j.append(n, batch(n)));
+  assert.deepEqual(first.bytes, copy);
+  assert.ok(first.bytes.buffer instanceof SharedArrayBuffer, 'posted to the writer thread without a copy');
+  p.release(first);
+  const second = p.take();
+  assert.deepEqual(decodeJournalRecords(second.bytes).map((r) => r.no), Array.from({ length: 198 }, (_, i) => i + 2));
+  // Two buffers in turn: the one released takes the next records.
+  p.add(200, j.append(200, batch(200)));
+  const third = p.take();
+  assert.equal(third.bytes.buffer, first.bytes.buffer);
+  assert.notEqual(third.bytes.buffer, second.bytes.buffer);
+  assert.deepEqual(decodeJournalRecords(third.bytes).map((r) => r.no), [200]);
+  j.close();
+});
+
+test('journal records one at a time: each decoded when asked for, damage reported after the intact ones', () => {
+  const j = new Journal(join(dir, 'h3'));
+  const run = Buffer.concat([j.append(1, batch(1)), j.append(2, batch(2))]);
+  const damaged = Buffer.from(run);
+  damaged[damaged.length - 1]! ^= 0xff;
+  const seen: number[] = [];
+  assert.throws(() => {
+    for (const r of journalRecords(damaged)) seen.push(r.no);
+  }, /the one at byte \d+ is cut short or damaged/);
+  assert.deepEqual(seen, [1]);
+  assert.deepEqual([...journalRecords(run)].map((r) => r.no), [1, 2]);
   j.close();
 });

@@ -79,7 +79,7 @@ export class Journal {
       if (n === 0) break;
       got += n;
     }
-    return scanRecords(buf.subarray(0, got)).records;
+    return [...scan(buf.subarray(0, got))];
   }
 
   get bytes(): number {
@@ -102,13 +102,26 @@ export class Journal {
 const PENDING_START = 64 * 1024;
 const SHRINK_OVER = 4 * 1024 * 1024;
 
+/** A Buffer over shared memory: posted to the writer thread, it is shared with it rather than copied. */
+function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
 /**
  * Journaled records not yet moved into the tables, as one run of bytes: the records one after the other, as `append`
  * returned them. Not a Buffer per record: held across several collections of the young generation, those would be
  * promoted to the old one and cost the garbage collector more than the copy made here.
+ *
+ * The run lives in shared memory, in one of two buffers used in turn: `take` hands over the current one (the writer
+ * thread reads the records where they are) and goes on in the other, and the one taken comes back with `release` or
+ * `restore` once the move is over. No buffer is allocated per move: a new one each time, held (and so promoted)
+ * until the move ends, made the old generation's external memory grow by its size at every move, and V8 answered
+ * with a full collection about every half second under load.
  */
 export class PendingRecords {
-  #buf = Buffer.allocUnsafeSlow(PENDING_START);
+  #buf = sharedBuffer(PENDING_START);
+  /** The other buffer, when it is not taken: where the next `take` goes on. */
+  #spare: Buffer | null = null;
   #len = 0;
   /** Number of the last batch added (0: none since the last take). */
   lastNo = 0;
@@ -127,16 +140,22 @@ export class PendingRecords {
     this.lastNo = no;
   }
 
-  /** Everything added so far, in a buffer of its own, and empties this. */
+  /**
+   * Everything added so far, and empties this. The bytes stay this object's memory: they must not change until they
+   * come back through `release` (moved) or `restore` (not moved), and at most one take may be out at a time.
+   */
   take(): { bytes: Buffer; lastNo: number } {
-    const bytes = Buffer.allocUnsafeSlow(this.#len);
-    this.#buf.copy(bytes, 0, 0, this.#len);
-    const taken = { bytes, lastNo: this.lastNo };
+    const taken = { bytes: this.#buf.subarray(0, this.#len), lastNo: this.lastNo };
+    this.#buf = this.#spare ?? sharedBuffer(PENDING_START);
+    this.#spare = null;
     this.#len = 0;
     this.lastNo = 0;
-    // Grown by a backlog (the tables locked for a while): not kept that large once it is gone.
-    if (this.#buf.length > SHRINK_OVER) this.#buf = Buffer.allocUnsafeSlow(PENDING_START);
     return taken;
+  }
+
+  /** The bytes `take` returned were moved: their buffer is free again. */
+  release(taken: { bytes: Buffer }): void {
+    this.#recycle(taken.bytes);
   }
 
   /** Puts back what `take` returned, before what was added since. */
@@ -146,11 +165,17 @@ export class PendingRecords {
     taken.bytes.copy(this.#buf, 0);
     this.#len += taken.bytes.length;
     if (!this.lastNo) this.lastNo = taken.lastNo;
+    this.#recycle(taken.bytes);
+  }
+
+  /** Keeps a returned buffer as the spare, unless a backlog (the tables locked for a while) grew it too large. */
+  #recycle(b: Buffer): void {
+    if (b.buffer.byteLength <= SHRINK_OVER && b.buffer !== this.#buf.buffer) this.#spare = Buffer.from(b.buffer);
   }
 
   #reserve(more: number): void {
     if (this.#len + more <= this.#buf.length) return;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#len + more));
+    const next = sharedBuffer(Math.max(this.#buf.length * 2, this.#len + more));
     this.#buf.copy(next, 0, 0, this.#len);
     this.#buf = next;
   }
@@ -196,27 +221,37 @@ function encodeRecord(no: number, b: PlannedBatch): Buffer {
  * into `recs`, not copies.
  */
 export function decodeJournalRecords(recs: Uint8Array): JournalRecord[] {
-  const { records, end } = scanRecords(Buffer.from(recs.buffer, recs.byteOffset, recs.byteLength));
-  if (end !== recs.byteLength) throw new Error(`journal records: the one at byte ${end} is cut short or damaged`);
-  return records;
+  return [...journalRecords(recs)];
 }
 
 /**
- * The intact records at the start of `b`, and where they end: a record cut short (a crash in the middle of its
- * write) or failing its CRC ends the scan, and nothing after it is read.
+ * The same, one record at a time: a record is decoded when the one before has been dealt with, so that a long run of
+ * them is never all held as objects at once (the writer thread's young generation would copy them around). Throws,
+ * once the intact records are done, when the run ends in a record cut short or damaged.
  */
-function scanRecords(b: Buffer): { records: JournalRecord[]; end: number } {
-  const records: JournalRecord[] = [];
+export function* journalRecords(recs: Uint8Array): Generator<JournalRecord> {
+  const b = Buffer.from(recs.buffer, recs.byteOffset, recs.byteLength);
+  let end = 0;
+  for (const r of scan(b, (at) => (end = at))) yield r;
+  if (end !== recs.byteLength) throw new Error(`journal records: the one at byte ${end} is cut short or damaged`);
+}
+
+/**
+ * The intact records at the start of `b`, and (`reached`) where each one ends: a record cut short (a crash in the
+ * middle of its write) or failing its CRC ends the scan, and nothing after it is read.
+ */
+function* scan(b: Buffer, reached?: (end: number) => void): Generator<JournalRecord> {
   let pos = 0;
   while (pos + 8 <= b.length) {
     const end = pos + 8 + b.readUInt32LE(pos);
     if (end > b.length) break;
     const payload = b.subarray(pos + 8, end);
     if (crc32(payload) !== b.readUInt32LE(pos + 4)) break;
-    records.push(decodeRecord(payload));
+    const record = decodeRecord(payload);
     pos = end;
+    reached?.(pos);
+    yield record;
   }
-  return { records, end: pos };
 }
 
 function decodeRecord(p: Buffer): JournalRecord {

@@ -226,6 +226,7 @@ export class SqliteAuditStore implements AuditStore {
       () => {
         this.#ingesting = null;
         this.#ingestError = null;
+        this.#pending.release(taken);
         // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs
         // a system call, and a replay skips what the tables already hold).
         if (this.#pending.empty) this.#journal?.truncate(JOURNAL_TRUNCATE_BYTES);

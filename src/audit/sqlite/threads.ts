@@ -105,9 +105,10 @@ export class WriterThreads {
 
   /**
    * Moves journaled batches (their journal records, one after the other in `records`) into the tables in one
-   * transaction on the writer thread, recording the last batch number for the stream in the same transaction. The
-   * bytes are copied, not handed over: after a failure the caller still holds them to try again. Rejects with
-   * SQLITE_BUSY when another connection held the write lock for longer than the busy timeout.
+   * transaction on the writer thread, recording the last batch number for the stream in the same transaction. Bytes in
+   * shared memory (PendingRecords) are read where they are, others copied; either way the caller keeps them, to try
+   * again after a failure, and must not change them before the promise settles. Rejects with SQLITE_BUSY when another
+   * connection held the write lock for longer than the busy timeout.
    */
   ingest(records: Uint8Array, journal: { stream: number; batch: number }): Promise<void> {
     return this.#send((id) => ({ t: 'ingest', id, records, journal }));

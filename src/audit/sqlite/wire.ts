@@ -46,9 +46,9 @@ export type ToWorker =
   | { t: 'checkpointer'; path: string; busyTimeout: number; everyMs: number }
   | { t: 'batch'; id: number; batch: WireBatch }
   /**
-   * Journaled batches (the journal's records as written, one after the other in one buffer: copying bytes costs far
-   * less than cloning the batches) moved into the tables in one transaction, recording the last one's number for
-   * the stream.
+   * Journaled batches (the journal's records as written, one after the other in one buffer: passing bytes costs far
+   * less than cloning the batches; in shared memory, as the store passes them, they are not even copied) moved into
+   * the tables in one transaction, recording the last one's number for the stream.
    */
   | { t: 'ingest'; id: number; records: Uint8Array; journal: { stream: number; batch: number } }
   | { t: 'close' };

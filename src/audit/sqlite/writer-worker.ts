@@ -4,9 +4,9 @@ import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
 import { findChrt, readStat } from '../../procfs.ts';
-import type { FromWorker, ToWorker } from './wire.ts';
+import type { FromWorker, ToWorker, WireBatch } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
-import { decodeJournalRecords } from './journal.ts';
+import { journalRecords } from './journal.ts';
 
 /**
  * The SQLite writer thread: commits what the main thread planned, on its own connection, so that commits, lock waits
@@ -32,6 +32,15 @@ let checkpointDb: DatabaseSync | null = null;
 let timer: NodeJS.Timeout | null = null;
 /** Whether this is the writer thread (it was asked to open the writer, successfully or not). */
 let isWriter = false;
+
+/**
+ * The batches of journal records, each decoded when the writer asks for it. The records are in memory the main
+ * thread shares with this one and reuses once the move is answered: nothing may keep a view of them past it (the
+ * writer binds them into its statements, which copy them).
+ */
+function* batchesOf(records: Uint8Array): Generator<WireBatch> {
+  for (const r of journalRecords(records)) yield r.batch;
+}
 
 function reply(m: FromWorker): void {
   port.postMessage(m);
@@ -144,8 +153,7 @@ port.on('message', (m: ToWorker) => {
         else {
           const started = performance.now();
           keepingUp(m.records.byteLength);
-          const batches = decodeJournalRecords(m.records).map((r) => r.batch);
-          writer!.writeMany(batches, m.journal, () => starved(started));
+          writer!.writeMany(batchesOf(m.records), m.journal, () => starved(started));
         }
         reply({ t: 'done', id: m.id });
       } catch (err) {
