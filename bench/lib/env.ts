@@ -206,7 +206,7 @@ export class BenchEnv {
     // The no-store gateway does not start through bin/agentgate.js: give it the launcher's young-generation cap.
     const script = kind === 'agentgate'
       ? ['bin/agentgate.js', 'serve', '--config', configFile]
-      : ['--max-semi-space-size=4', 'bench/gateway-nostore.ts', '--config', configFile];
+      : ['--max-semi-space-size=8', 'bench/gateway-nostore.ts', '--config', configFile];
     this.gateway = await spawnNode(kind, [...this.gatewayNodeFlags, ...(o.nodeFlags ?? []), ...script], {
       port, cwd: o.root ?? this.gatewayRoot ?? repoRoot, logFile: join(dir, 'gateway.log'), env: { BENCH_DB_PASSWORD: DB_ACCOUNT.password, BENCH_AGENT_SECRET: SERVICE_ACCOUNT.password },
     });

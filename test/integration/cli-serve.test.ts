@@ -65,7 +65,7 @@ describe('agentgate serve', () => {
         // The process that was started is the one serving (so its signals reach the gateway), with V8's young
         // generation capped.
         const cmdline = readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8').split('\0');
-        assert.ok(cmdline.includes('--max-semi-space-size=4'), cmdline.join(' '));
+        assert.ok(cmdline.includes('--max-semi-space-size=8'), cmdline.join(' '));
         const health = await fetch(`http://127.0.0.1:${parts.apiPort}/healthz`);
         assert.equal(health.status, 200);
         assert.equal(((await health.json()) as { ok: boolean }).ok, true);
