@@ -46,7 +46,7 @@ export class Journal {
 
   /**
    * Appends batch number `no`; returns once write() returned (and, with fsync, the data reached the disk). Returns
-   * the record as written (`decodeJournalRecords` reads it back: the writer thread gets these bytes, not the batch).
+   * the record as written (`journalRecords` reads it back: the writer thread gets these bytes, not the batch).
    */
   append(no: number, batch: PlannedBatch): Buffer {
     if (this.broken) throw this.broken;
