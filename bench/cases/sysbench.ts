@@ -4,7 +4,7 @@ import type { CaseContext } from '../lib/context.ts';
 import { PATHS, type Path } from '../lib/env.ts';
 import { row, unsteadiness, type Row } from '../lib/report.ts';
 import { middle, rotation } from '../lib/stats.ts';
-import { cpuSeconds } from '../lib/proc.ts';
+import { cpuSeconds, rss } from '../lib/proc.ts';
 import { sysbench, type SysbenchResult } from '../lib/sysbench.ts';
 
 export const TESTS = ['oltp_point_select', 'oltp_read_only', 'oltp_read_write'] as const;
@@ -55,6 +55,17 @@ export async function sysbenchCase(c: CaseContext): Promise<Row[]> {
       rows.push(row({ case: name, metric: 'proxy CPU per query', unit: 'us', direct: null, relay: cpu('relay'), agentgate: cpu('agentgate') }));
     }
   }
-  c.raw.sysbench = { seconds, warmupSeconds: warmup, rounds, tables: env.size.tables, tableSize: env.size.tableSize, runs: raw };
+  // What a proxy keeps once the load is over: caches filled, heaps grown and not given back. The stream case measures
+  // a gateway started afresh; this is the same process after every run above.
+  const after = (p: Path) => {
+    const proc = env.proc(p);
+    return proc ? rss(proc.pid) / (1 << 20) : null;
+  };
+  const afterRss = { relay: after('relay'), agentgate: after('agentgate') };
+  rows.push(row({
+    case: 'sysbench, every case above', metric: 'proxy RSS after them', unit: 'MB', direct: null, relay: afterRss.relay, agentgate: afterRss.agentgate,
+    note: `the same proxy process throughout: ${TESTS.length * THREADS.length} cases of ${rounds} runs of ${seconds} s (and their warm-ups)`,
+  }));
+  c.raw.sysbench = { seconds, warmupSeconds: warmup, rounds, tables: env.size.tables, tableSize: env.size.tableSize, runs: raw, proxyRssAfterMB: afterRss };
   return rows;
 }

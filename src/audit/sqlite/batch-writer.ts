@@ -1,11 +1,12 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { WireBatch } from './wire.ts';
+import { PAGE_CACHE_KIB } from './schema.ts';
 
 /**
- * Commits one planned batch (events, sessions, column sets, a checkpoint) as one IMMEDIATE transaction on a
- * connection of its own. Used on the SQLite writer thread (when every commit is fsynced) and on the event loop's
- * thread (otherwise: a commit is then a write into the WAL, and skipping the thread hop is what keeps the added
- * latency per statement small).
+ * Commits planned batches (events, sessions, column sets, a checkpoint), each as one IMMEDIATE transaction, on a
+ * connection of its own: on the SQLite writer thread, which moves journaled batches into the tables (or, with
+ * `audit.fsync`, commits each batch before it is acknowledged), and at start-up, where what a journal holds after a
+ * crash is replayed.
  */
 export class BatchWriter {
   readonly db: DatabaseSync;
@@ -16,7 +17,7 @@ export class BatchWriter {
   constructor(path: string, o: { fsync: boolean; busyTimeout: number }) {
     this.db = new DatabaseSync(path, { timeout: o.busyTimeout, enableForeignKeyConstraints: false });
     this.db.exec(`PRAGMA synchronous = ${o.fsync ? 'FULL' : 'NORMAL'}`);
-    this.db.exec('PRAGMA cache_size = -65536');
+    this.db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
     this.db.exec('PRAGMA wal_autocheckpoint = 16384');
     this.db.exec('PRAGMA journal_size_limit = 67108864');
     this.st = prepare(this.db);

@@ -18,7 +18,7 @@ import type {
 import { SqliteApprovals } from './approvals.ts';
 import { pruneSqlite } from './retention.ts';
 import { breathe, buf, bufOrNull, type Row } from './rows.ts';
-import { SQLITE_MIGRATIONS } from './schema.ts';
+import { PAGE_CACHE_KIB, SQLITE_MIGRATIONS } from './schema.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
 import { Journal, journalPath, PendingRecords, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
@@ -118,7 +118,7 @@ export class SqliteAuditStore implements AuditStore {
     try {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${this.#o.fsync ? 'FULL' : 'NORMAL'}`);
-      db.exec('PRAGMA cache_size = -65536');
+      db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
       db.exec('PRAGMA temp_store = MEMORY');
       // WAL checkpoints fsync: leave them to the writer thread's commits, never this (event loop) connection.
       db.exec('PRAGMA wal_autocheckpoint = 0');
