@@ -50,6 +50,28 @@ describe('encodeEvent / decodeEvent', () => {
     assert.deepEqual(back.result!.columns, e.result!.columns);
   });
 
+  test('writes every field in canonical order, leaves out what is unset or not stored, keeps fields it does not know', () => {
+    const r1 = { rowCount: 0, affectedRows: 3, lastInsertId: '7', warnings: 1, truncated: 'maxRows', masker: () => 0 };
+    const r2 = { error: { code: 1146, sqlState: '42S02', message: "Table 't' doesn't exist" } };
+    const full = {
+      type: 'query', seq: 4, sessionId: 's', zeta: [1], stmtId: undefined, sql: 'UPDATE t SET a = 1; SELECT 1', params: [null, 'x'],
+      kinds: ['update', 'select'], fingerprint: 'f', durationMs: 1.5, detail: { z: 1, a: 2 }, mid: 'kept',
+      decision: { action: 'approve', policy: 'p', reason: 'why', rule: 'r' }, db: 'app', at: '2025-01-01T00:00:00.000Z',
+      approval: { id: 'a1', status: 'approved', by: ['dba'] }, result: r1, results: [r1, r2],
+    } as unknown as NewEvent;
+    assert.equal(encodeEvent(full, 1000).body,
+      '{"approval":{"by":["dba"],"id":"a1","status":"approved"},"at":"2025-01-01T00:00:00.000Z","db":"app",' +
+      '"decision":{"action":"approve","policy":"p","reason":"why","rule":"r"},"detail":{"a":2,"z":1},"durationMs":1.5,' +
+      '"fingerprint":"f","kinds":["update","select"],"mid":"kept","params":[null,"x"],"resultIsFirst":true,' +
+      '"results":[{"affectedRows":3,"lastInsertId":"7","rowCount":0,"truncated":"maxRows","warnings":1},' +
+      '{"error":{"code":1146,"message":"Table \'t\' doesn\'t exist","sqlState":"42S02"}}],' +
+      '"sql":"UPDATE t SET a = 1; SELECT 1","type":"query","zeta":[1]}');
+    // The first result alone: stored as `result`.
+    const one = encodeEvent({ ...full, results: undefined }, 1000);
+    assert.match(one.body, /"params":\[null,"x"\],"result":\{"affectedRows":3,/);
+    assert.doesNotMatch(one.body, /resultIsFirst|"results"|masker/);
+  });
+
   test('keeps column definitions out of the body, referred to by the digest of their canonical JSON', () => {
     const enc = encodeEvent(e, 1000);
     const body = JSON.parse(enc.body);

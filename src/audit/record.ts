@@ -56,20 +56,13 @@ const TEMPORAL = new Set<number>([
 ]);
 
 /**
- * ResultRecord fields that are stored, in the order of their stored names (`columns` is stored as `columnSet`). The
- * gateway's result objects carry more (decoders, maskers): left out.
- *
- * The objects of a body are built with their keys already in canonical order, so canonicalJson finds them sorted
- * and sorts nothing; the order is only that saving, canonicalJson sorts whatever it gets.
+ * NewEvent fields the body knows (`resultIsFirst` is the body's own), so that a field added to NewEvent without a place
+ * in encodeEvent's literal is still stored; sessionId and seq are not stored (the chain link carries them).
  */
-const RESULT_KEYS = ['affectedRows', 'columns', 'error', 'lastInsertId', 'rowCount', 'rows', 'truncated', 'warnings'] as const;
-
-/** NewEvent fields in canonical order (with `resultIsFirst`, which the body adds); sessionId and seq are not stored. */
-const EVENT_KEYS: readonly string[] = [
-  'approval', 'at', 'db', 'decision', 'detail', 'durationMs', 'fingerprint', 'kinds', 'params', 'result',
-  'resultIsFirst', 'results', 'sql', 'stmtId', 'type',
-];
-const EVENT_KEY_SET = new Set([...EVENT_KEYS, 'sessionId', 'seq']);
+const EVENT_KEY_SET = new Set([
+  'approval', 'at', 'db', 'decision', 'detail', 'durationMs', 'fingerprint', 'kinds', 'params', 'result', 'results', 'sql',
+  'stmtId', 'type', 'sessionId', 'seq',
+]);
 
 /** A set of column definitions, interned: its canonical JSON, the digest the body refers to it by, its origins. */
 export interface ColumnSet {
@@ -159,45 +152,43 @@ export function encodeEvent(e: NewEvent, captureRows: number): EncodedEvent {
   const segments: Buffer[] = [];
   let fmt = 0;
   const sets: ColumnSet[] = [];
+  // The body's objects are literals with their keys in canonical order, so canonicalJson finds them sorted and hands
+  // them to the native JSON.stringify, which leaves out the members that are undefined (as canonical JSON does). Every
+  // event and every result has the same shape, which JSON.stringify is fastest with.
   const encodeResult = (r: ResultRecord): Record<string, unknown> => {
-    const o: Record<string, unknown> = {};
-    for (const k of RESULT_KEYS) {
-      if (r[k] === undefined) continue;
-      if (k === 'columns') {
-        const set = columnSetOf(r.columns!);
-        o.columnSet = set.digest;
-        if (!sets.includes(set)) sets.push(set);
-      } else if (k === 'rows') {
-        const rr = r.rows!;
-        const payloads = rr.payloads.length > captureRows ? rr.payloads.slice(0, captureRows) : rr.payloads;
-        const seg = rowsSegment(payloads);
-        segments.push(seg);
-        o.rows = { bytes: seg.length, count: payloads.length, format: rr.format };
-        if (payloads.length > 0) fmt |= rowFlags(rr.format, r.columns);
-      } else {
-        o[k] = r[k];
-      }
+    let columnSet: string | undefined;
+    if (r.columns !== undefined) {
+      const set = columnSetOf(r.columns);
+      columnSet = set.digest;
+      if (!sets.includes(set)) sets.push(set);
     }
-    return o;
+    let rows: { bytes: number; count: number; format: 'text' | 'binary' } | undefined;
+    if (r.rows !== undefined) {
+      const rr = r.rows;
+      const payloads = rr.payloads.length > captureRows ? rr.payloads.slice(0, captureRows) : rr.payloads;
+      const seg = rowsSegment(payloads);
+      segments.push(seg);
+      rows = { bytes: seg.length, count: payloads.length, format: rr.format };
+      if (payloads.length > 0) fmt |= rowFlags(rr.format, r.columns);
+    }
+    return {
+      affectedRows: r.affectedRows, columnSet, error: r.error, lastInsertId: r.lastInsertId, rowCount: r.rowCount, rows,
+      truncated: r.truncated, warnings: r.warnings,
+    };
   };
 
-  const body: Record<string, unknown> = {};
   // The gateway passes the first result both as `result` and as `results[0]` when there are several: keep it once.
   const firstRepeated = e.result !== undefined && e.results !== undefined && e.results[0] === e.result;
-  for (const k of EVENT_KEYS) {
-    if (k === 'result') {
-      if (e.result !== undefined && !firstRepeated) body.result = encodeResult(e.result);
-    } else if (k === 'resultIsFirst') {
-      if (firstRepeated) body.resultIsFirst = true;
-    } else if (k === 'results') {
-      if (e.results) body.results = e.results.map(encodeResult);
-    } else {
-      const v = e[k as keyof NewEvent];
-      if (v !== undefined) body[k] = v;
-    }
-  }
-  // Fields this list does not know yet are stored all the same (canonicalJson puts them in their place).
-  for (const k of Object.keys(e)) if (!EVENT_KEY_SET.has(k)) body[k] = e[k as keyof NewEvent];
+  const body: Record<string, unknown> = {
+    approval: e.approval, at: e.at, db: e.db, decision: e.decision, detail: e.detail, durationMs: e.durationMs,
+    fingerprint: e.fingerprint, kinds: e.kinds, params: e.params,
+    result: e.result !== undefined && !firstRepeated ? encodeResult(e.result) : undefined,
+    resultIsFirst: firstRepeated ? true : undefined,
+    results: e.results !== undefined ? e.results.map(encodeResult) : undefined,
+    sql: e.sql, stmtId: e.stmtId, type: e.type,
+  };
+  // Fields the literal does not know yet are stored all the same (canonicalJson then sorts them into their place).
+  for (const k in e) if (!EVENT_KEY_SET.has(k) && Object.hasOwn(e, k)) body[k] = e[k as keyof NewEvent];
 
   let rows: Buffer | null = segments.length === 1 ? segments[0]! : segments.length ? Buffer.concat(segments) : null;
   if (rows && rows.length === 0) rows = null;
