@@ -154,7 +154,8 @@ export function encodeEvent(e: NewEvent, captureRows: number): EncodedEvent {
   const sets: ColumnSet[] = [];
   // The body's objects are literals with their keys in canonical order, so canonicalJson finds them sorted and hands
   // them to the native JSON.stringify, which leaves out the members that are undefined (as canonical JSON does). Every
-  // event and every result has the same shape, which JSON.stringify is fastest with.
+  // event and every result has the same shape, which JSON.stringify is fastest with. A result keeps only the fields
+  // that are stored: the gateway's result objects carry more (decoders, maskers).
   const encodeResult = (r: ResultRecord): Record<string, unknown> => {
     let columnSet: string | undefined;
     if (r.columns !== undefined) {
