@@ -176,6 +176,23 @@ test('pending records: what was taken stays as it was while more is added, in sh
   j.close();
 });
 
+test('pending records: a buffer grown by a backlog is kept once the writer thread has seen it, not dropped', () => {
+  const j = new Journal(join(dir, 'h4'));
+  const p = new PendingRecords();
+  p.add(1, j.append(1, { ...batch(1), records: [{ ...record(1, 's-1', '{}'), rows: Buffer.alloc(6_000_000, 1) }] }));
+  const large = p.take();
+  assert.ok(large.bytes.buffer.byteLength > 6_000_000);
+  p.release(large);
+  p.add(2, j.append(2, batch(2)));
+  p.take();
+  // The next take goes on in the large buffer: a new one would leave the large one to the writer thread's collector.
+  p.add(3, j.append(3, batch(3)));
+  const next = p.take();
+  assert.equal(next.bytes.buffer, large.bytes.buffer);
+  assert.deepEqual(decodeJournalRecords(next.bytes).map((r) => r.no), [3]);
+  j.close();
+});
+
 test('journal records one at a time: each decoded when asked for, damage reported after the intact ones', () => {
   const j = new Journal(join(dir, 'h3'));
   const run = Buffer.concat([j.append(1, batch(1)), j.append(2, batch(2))]);

@@ -100,7 +100,6 @@ export class Journal {
 }
 
 const PENDING_START = 64 * 1024;
-const SHRINK_OVER = 4 * 1024 * 1024;
 
 /** A Buffer over shared memory: posted to the writer thread, it is shared with it rather than copied. */
 function sharedBuffer(size: number): Buffer {
@@ -168,9 +167,15 @@ export class PendingRecords {
     this.#recycle(taken.bytes);
   }
 
-  /** Keeps a returned buffer as the spare, unless a backlog (the tables locked for a while) grew it too large. */
+  /**
+   * Keeps a returned buffer as the spare, however large a backlog made it. A buffer the writer thread has seen is freed
+   * only once that thread's isolate has collected its own reference, which an idle writer thread may not do for a long
+   * time: dropping the large ones after each move let the process's memory grow by tens of megabytes with every burst
+   * of load followed by a pause (to 460 MB after six). Kept, the two buffers grow to the largest backlog and stay there,
+   * which `maxPendingBytes` (with the batch that crosses it) bounds.
+   */
   #recycle(b: Buffer): void {
-    if (b.buffer.byteLength <= SHRINK_OVER && b.buffer !== this.#buf.buffer) this.#spare = Buffer.from(b.buffer);
+    if (b.buffer !== this.#buf.buffer) this.#spare = Buffer.from(b.buffer);
   }
 
   #reserve(more: number): void {
