@@ -55,15 +55,6 @@ const TEMPORAL = new Set<number>([
   Type.TIMESTAMP, Type.DATE, Type.TIME, Type.DATETIME, Type.NEWDATE, Type.TIMESTAMP2, Type.DATETIME2, Type.TIME2,
 ]);
 
-/**
- * NewEvent fields the body knows (`resultIsFirst` is the body's own), so that a field added to NewEvent without a place
- * in encodeEvent's literal is still stored; sessionId and seq are not stored (the chain link carries them).
- */
-const EVENT_KEY_SET = new Set([
-  'approval', 'at', 'db', 'decision', 'detail', 'durationMs', 'fingerprint', 'kinds', 'params', 'result', 'results', 'sql',
-  'stmtId', 'type', 'sessionId', 'seq',
-]);
-
 /** A set of column definitions, interned: its canonical JSON, the digest the body refers to it by, its origins. */
 export interface ColumnSet {
   digest: string;
@@ -188,8 +179,11 @@ export function encodeEvent(e: NewEvent, captureRows: number): EncodedEvent {
     results: e.results !== undefined ? e.results.map(encodeResult) : undefined,
     sql: e.sql, stmtId: e.stmtId, type: e.type,
   };
-  // Fields the literal does not know yet are stored all the same (canonicalJson then sorts them into their place).
-  for (const k in e) if (!EVENT_KEY_SET.has(k) && Object.hasOwn(e, k)) body[k] = e[k as keyof NewEvent];
+  // Fields the literal does not know yet are stored all the same (canonicalJson then sorts them into their place);
+  // sessionId and seq are not (the chain link carries them).
+  for (const k in e) {
+    if (!Object.hasOwn(body, k) && k !== 'sessionId' && k !== 'seq' && Object.hasOwn(e, k)) body[k] = e[k as keyof NewEvent];
+  }
 
   let rows: Buffer | null = segments.length === 1 ? segments[0]! : segments.length ? Buffer.concat(segments) : null;
   if (rows && rows.length === 0) rows = null;
