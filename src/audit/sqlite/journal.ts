@@ -178,6 +178,11 @@ export class PendingRecords {
     if (b.buffer !== this.#buf.buffer) this.#spare = Buffer.from(b.buffer);
   }
 
+  /**
+   * Grows the current buffer. The one outgrown may have been the writer thread's before (see #recycle): it is left to
+   * that thread's collector, but since buffers never shrink, this happens at most twice per doubling of the largest
+   * backlog, not once per move.
+   */
   #reserve(more: number): void {
     if (this.#len + more <= this.#buf.length) return;
     const next = sharedBuffer(Math.max(this.#buf.length * 2, this.#len + more));
