@@ -15,15 +15,6 @@
  * - column origins are interned as column sets (`colsets`) and indexed per session (`session_colsets`), which is one
  *   index entry per session and shape of result rather than one per event and column.
  */
-/**
- * Each connection's page cache, in KiB (`PRAGMA cache_size` takes it negative). Appends touch few pages (the right edge
- * of each table and index), and the API's reads also find the file in the operating system's cache. A cache fills up
- * and stays full for the life of the process: at 64 MB each, the writer thread's and the event loop's connections
- * held about 60 MB more of a gateway's memory after a few minutes of load than they do at 8 MB, which did not make
- * the writer thread, the appends or the reads of bench/audit-store.ts any slower.
- */
-export const PAGE_CACHE_KIB = 8192;
-
 export const SQLITE_MIGRATIONS: string[] = [
   `
   CREATE TABLE streams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -107,3 +98,12 @@ export const SQLITE_MIGRATIONS: string[] = [
   CREATE TABLE journal_state (stream INTEGER PRIMARY KEY, batch INTEGER NOT NULL);
   `,
 ];
+
+/**
+ * Each connection's page cache, in KiB (`PRAGMA cache_size` takes it negative). Appends touch few pages (the right edge
+ * of each table and index), and the API's reads also find the file in the operating system's cache. A cache fills up
+ * and stays full for the life of the process: at 64 MB each, the writer thread's and the event loop's connections
+ * held about 60 MB more of a gateway's memory after a few minutes of load than they do at 8 MB, which did not make
+ * the writer thread, the appends or the reads of bench/audit-store.ts any slower.
+ */
+export const PAGE_CACHE_KIB = 8192;
