@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { keyId, recordHash, verifyPayload, ZERO_HASH, type CheckpointPayload } from './chain.ts';
-import { ChainWriter, type Op } from './chain-writer.ts';
+import { ChainLedger, ChainWriter, type Op } from './chain-writer.ts';
 import { encodeEvent, sessionHeaderBody } from './record.ts';
 import { selectEvent, sessionStart } from '../../test/helpers/audit.ts';
 
@@ -102,5 +102,67 @@ describe('ChainWriter', () => {
     assert.deepEqual(p3.records[0]!.prev, p2.records[0]!.hash);
     assert.deepEqual(p3.records[0]!.sessPrev, p2.records[0]!.hash);
     assert.equal(p3.records[0]!.position, 4);
+  });
+});
+
+describe('ChainLedger', () => {
+  const close = (id: string): Op => ({ kind: 'close', id, endedAt: '2025-01-01T00:01:00.000Z', cause: 'quit' });
+
+  test('refuses exactly what a ChainWriter plan refuses, batch after batch', () => {
+    const batches: Op[][] = [
+      [open('a'), ev('a', 1), ev('a', 1), ev('x', 1), open('a'), close('a'), ev('a', 2)],
+      [open('b'), ev('b', 2), ev('b', 1), ev('a', 3), close('x'), open('a')],
+      [ev('b', 3), close('b'), close('b'), ev('b', 4), open('b'), { kind: 'checkpoint' }],
+    ];
+    const w = writer();
+    const l = new ChainLedger({ checkpointEvery: 1000 });
+    for (const ops of batches) {
+      const plan = w.plan(ops);
+      const admitted = l.admit(ops);
+      assert.deepEqual(admitted.outcome.map((o) => o?.message ?? null), plan.outcome.map((o) => o?.message ?? null));
+      assert.equal(admitted.ops.length, plan.outcome.filter((o) => o === null).length);
+      w.commit(plan);
+      l.commit(admitted);
+    }
+    // `existing`: sessions the database has already.
+    assert.equal(l.admit([open('z')], { existing: new Set(['z']) }).outcome[0]!.message, 'session z is already open');
+    assert.equal(l.has('a'), true, 'a, closed in the first batch, was opened again in the second');
+    assert.equal(l.has('b'), false);
+  });
+
+  test('hands each column set text and colset key over once, and again after a batch that failed', () => {
+    const l = new ChainLedger({ checkpointEvery: 1000 });
+    const event = (op: Op) => (op.kind === 'event' ? op.event : assert.fail('not an event'));
+    const a1 = l.admit([open('a'), ev('a', 1), ev('a', 2)]);
+    const [, first, second] = a1.ops.map((op) => op.kind === 'event' ? event(op) : null);
+    assert.equal(first!.columnSets.length, 1);
+    assert.ok(first!.colsetKey);
+    assert.equal(second!.columnSets.length, 0, 'the same batch hands it over once');
+    assert.equal(second!.colsetKey, null);
+    assert.equal(second!.colset, first!.colset, 'the colset id stays');
+    // Not committed (its journal write failed): handed over again.
+    const again = l.admit([open('a'), ev('a', 1)]);
+    assert.equal(event(again.ops[1]!).columnSets.length, 1);
+    l.commit(again);
+    const later = l.admit([ev('a', 2)]);
+    assert.equal(event(later.ops[0]!).columnSets.length, 0);
+    assert.equal(event(later.ops[0]!).colsetKey, null);
+  });
+
+  test('knows when a ChainWriter signs a checkpoint: every N records, when a session closes, when asked with something to sign', () => {
+    const batches: Op[][] = [
+      [open('a'), ev('a', 1)], [ev('a', 2)], [ev('a', 3), ev('a', 4)], [{ kind: 'checkpoint' }], [open('b')], [{ kind: 'checkpoint' }],
+      [ev('b', 1)], [close('b')], [ev('a', 5)], [ev('a', 6), ev('a', 7), ev('a', 8)],
+    ];
+    const w = writer(4);
+    const l = new ChainLedger({ checkpointEvery: 4 });
+    for (const ops of batches) {
+      const plan = w.plan(ops);
+      const admitted = l.admit(ops);
+      assert.equal(admitted.checkpoint && (l.dirty || admitted.records > 0 || admitted.seqs.size > 0), plan.checkpoint !== null, JSON.stringify(ops.map((o) => o.kind)));
+      w.commit(plan);
+      l.commit(admitted);
+      assert.equal(l.dirty, w.dirty);
+    }
   });
 });

@@ -147,16 +147,7 @@ export class ChainWriter {
 
   /** Sessions the batch refers to that this writer does not hold: the store looks them up first (`adopt`). */
   unknownSessions(ops: readonly Op[]): string[] {
-    const out = new Set<string>();
-    const opened = new Set<string>();
-    for (const op of ops) {
-      if (op.kind === 'open') opened.add(op.start.id);
-      else if (op.kind === 'event' || op.kind === 'close') {
-        const id = op.kind === 'event' ? op.event.sessionId : op.id;
-        if (!this.sessions.has(id) && !opened.has(id)) out.add(id);
-      }
-    }
-    return [...out];
+    return unknownSessions(ops, this.sessions);
   }
 
   /**
@@ -166,11 +157,7 @@ export class ChainWriter {
    */
   forget(ops: readonly Op[]): void {
     this.stale = true;
-    for (const op of ops) {
-      if (op.kind === 'open') this.sessions.delete(op.start.id);
-      else if (op.kind === 'event') this.sessions.delete(op.event.sessionId);
-      else if (op.kind === 'close') this.sessions.delete(op.id);
-    }
+    forgetSessions(ops, this.sessions);
   }
 
   /** Set by forget(): the stream head must be re-read before planning. */
@@ -179,6 +166,15 @@ export class ChainWriter {
   /** A session found in the database (opened by an earlier process, or by another writer). */
   adopt(id: string, head: SessionHead): void {
     this.sessions.set(id, head);
+  }
+
+  /**
+   * Starting from the stream's `head` in the database: `since` records, with the session heads `touched`, were
+   * written after its last checkpoint (by an earlier writer): the next checkpoint signs them too.
+   */
+  resume(since: number, touched: Iterable<[id: string, seq: number, hash: Buffer]>): void {
+    this.#sinceCheckpoint = since;
+    for (const [id, seq, hash] of touched) this.#touched.set(id, { seq, hash, endedAt: null, endCause: null });
   }
 
   /** `existing`: ids the database already has, whose `open` is refused. */
@@ -222,7 +218,8 @@ export class ChainWriter {
         switch (op.kind) {
           case 'open': {
             const s = op.start;
-            if (getHead(s.id) || closedNow.has(s.id) || o.existing?.has(s.id)) throw new OpRefused(`session ${s.id} is already open`);
+            const refused = refusal(op, getHead(s.id)?.seq, closedNow, o.existing);
+            if (refused) throw refused;
             const header = sessionHeaderBody(s);
             const c = change(s.id);
             c.start = s;
@@ -235,15 +232,16 @@ export class ChainWriter {
           case 'event': {
             const e = op.event;
             const h = getHead(e.sessionId);
-            if (!h || closedNow.has(e.sessionId)) throw new OpRefused(`session ${e.sessionId} is not open`);
-            if (e.seq <= h.seq) throw new OpRefused(`session ${e.sessionId}: seq ${e.seq} does not follow ${h.seq}`);
-            const hash = append(e.sessionId, e.seq, h.hash, e.body, e.rows, e.fmt, e.colset);
+            const refused = refusal(op, h?.seq, closedNow);
+            if (refused) throw refused;
+            const hash = append(e.sessionId, e.seq, h!.hash, e.body, e.rows, e.fmt, e.colset);
             for (const c of e.columnSets) if (!this.knownColumnSets.has(c.digest)) p.columnSets.set(c.digest, c.text);
-            const next: SessionHead = { seq: e.seq, hash, colsets: h.colsets };
+            const next: SessionHead = { seq: e.seq, hash, colsets: h!.colsets };
             if (e.colset !== null) {
-              if (!this.knownColsets.has(e.colset)) p.colsets.set(e.colset, e.colsetKey!);
-              if (!h.colsets.has(e.colset)) {
-                next.colsets = new Set(h.colsets).add(e.colset);
+              // A key left out (null) is one the store has already handed over for writing (ChainLedger).
+              if (e.colsetKey !== null && !this.knownColsets.has(e.colset)) p.colsets.set(e.colset, e.colsetKey);
+              if (!h!.colsets.has(e.colset)) {
+                next.colsets = new Set(h!.colsets).add(e.colset);
                 p.sessionColsets.push({ colset: e.colset, sessionId: e.sessionId });
               }
             }
@@ -257,12 +255,13 @@ export class ChainWriter {
           }
           case 'close': {
             const h = getHead(op.id);
-            if (!h || closedNow.has(op.id)) throw new OpRefused(`session ${op.id} is not open`);
+            const refused = refusal(op, h?.seq, closedNow);
+            if (refused) throw refused;
             const endedAt = normTime(op.endedAt);
             const c = change(op.id);
             c.endedAt = endedAt;
             c.endCause = op.cause;
-            touched.set(op.id, { seq: h.seq, hash: h.hash, endedAt, endCause: op.cause });
+            touched.set(op.id, { seq: h!.seq, hash: h!.hash, endedAt, endCause: op.cause });
             closedNow.add(op.id);
             p.closed.push(op.id);
             // A closed session is sealed by the checkpoint of its batch, so its export proves it is complete.
@@ -319,5 +318,177 @@ export class ChainWriter {
     for (const [id, t] of p.touched) this.#touched.set(id, t);
     this.#sinceCheckpoint = p.sinceCheckpoint;
     if (p.checkpoint) this.lastCheckpointAt = Date.now();
+  }
+}
+
+/**
+ * Why `op` cannot be planned, or null. `seq`: the last seq of the session it names (undefined: not open); `closedNow`:
+ * sessions closed earlier in the same batch; `existing`: ids the database already has (an `open` of one is refused).
+ * ChainWriter.plan and ChainLedger.admit refuse by these same rules.
+ */
+export function refusal(op: Op, seq: number | undefined, closedNow: ReadonlySet<string>, existing?: ReadonlySet<string>): OpRefused | null {
+  switch (op.kind) {
+    case 'open':
+      return seq !== undefined || closedNow.has(op.start.id) || existing?.has(op.start.id) ? new OpRefused(`session ${op.start.id} is already open`) : null;
+    case 'event': {
+      const id = op.event.sessionId;
+      if (seq === undefined || closedNow.has(id)) return new OpRefused(`session ${id} is not open`);
+      return op.event.seq <= seq ? new OpRefused(`session ${id}: seq ${op.event.seq} does not follow ${seq}`) : null;
+    }
+    case 'close':
+      return seq === undefined || closedNow.has(op.id) ? new OpRefused(`session ${op.id} is not open`) : null;
+    case 'checkpoint':
+      return null;
+  }
+}
+
+/** Sessions the batch refers to that `held` does not hold and the batch does not open. */
+function unknownSessions(ops: readonly Op[], held: ReadonlyMap<string, unknown>): string[] {
+  const out = new Set<string>();
+  const opened = new Set<string>();
+  for (const op of ops) {
+    if (op.kind === 'open') opened.add(op.start.id);
+    else if (op.kind === 'event' || op.kind === 'close') {
+      const id = op.kind === 'event' ? op.event.sessionId : op.id;
+      if (!held.has(id) && !opened.has(id)) out.add(id);
+    }
+  }
+  return [...out];
+}
+
+function forgetSessions(ops: readonly Op[], held: Map<string, unknown>): void {
+  for (const op of ops) {
+    if (op.kind === 'open') held.delete(op.start.id);
+    else if (op.kind === 'event') held.delete(op.event.sessionId);
+    else if (op.kind === 'close') held.delete(op.id);
+  }
+}
+
+/** What ChainLedger.admit lets through, and what the ledger becomes once it is stored (`commit`). */
+export interface Admitted {
+  /** One per operation: null (admitted) or why it was refused. */
+  outcome: (Error | null)[];
+  /** The operations admitted, in order, column sets and colset keys already handed over left out. */
+  ops: Op[];
+  /** Each session's last seq after the batch (null: closed in it). */
+  seqs: Map<string, number | null>;
+  /** Column sets and colsets the batch hands over. */
+  columnSets: string[];
+  colsets: number[];
+  /** The batch brings a checkpoint: it closes a session, asks for one, or reaches checkpointEvery records. */
+  checkpoint: boolean;
+  records: number;
+}
+
+/**
+ * The main thread's side of a chain planned elsewhere (the SQLite store's writer thread plans and hashes, with a
+ * ChainWriter of its own): which sessions are open and their last seq, so that an operation ChainWriter.plan would
+ * refuse is refused before it is journaled, and so that an operation admitted is one the writer thread will plan.
+ * Also what the main thread needs to know of checkpoints: whether anything was written since the last one, and when
+ * that was, as ChainWriter would have it (a checkpoint asked for with nothing to sign is planned as nothing).
+ */
+export class ChainLedger {
+  readonly #every: number;
+  readonly #seqs = new Map<string, number>();
+  /** Column sets and colsets already handed over: their texts are not sent again. */
+  readonly #columnSets = new Set<string>();
+  readonly #colsets = new Set<number>();
+  #sinceCheckpoint = 0;
+  #touched = false;
+  lastCheckpointAt = Date.now();
+
+  constructor(o: { checkpointEvery: number }) {
+    this.#every = o.checkpointEvery;
+  }
+
+  get dirty(): boolean {
+    return this.#sinceCheckpoint > 0 || this.#touched;
+  }
+
+  has(id: string): boolean {
+    return this.#seqs.has(id);
+  }
+
+  unknownSessions(ops: readonly Op[]): string[] {
+    return unknownSessions(ops, this.#seqs);
+  }
+
+  /** A session found in the database. */
+  adopt(id: string, seq: number): void {
+    this.#seqs.set(id, seq);
+  }
+
+  /** A batch failed, maybe after it was stored: its sessions are looked up again before they are next used. */
+  forget(ops: readonly Op[]): void {
+    forgetSessions(ops, this.#seqs);
+  }
+
+  admit(ops: readonly Op[], o: { existing?: ReadonlySet<string> } = {}): Admitted {
+    const a: Admitted = { outcome: [], ops: [], seqs: new Map(), columnSets: [], colsets: [], checkpoint: false, records: 0 };
+    const closedNow = new Set<string>();
+    const seqOf = (id: string): number | undefined => {
+      const s = a.seqs.get(id);
+      return s === undefined ? this.#seqs.get(id) : (s ?? undefined);
+    };
+    for (const op of ops) {
+      const id = op.kind === 'open' ? op.start.id : op.kind === 'event' ? op.event.sessionId : op.kind === 'close' ? op.id : '';
+      const refused = refusal(op, id ? seqOf(id) : undefined, closedNow, o.existing);
+      a.outcome.push(refused);
+      if (refused) continue;
+      switch (op.kind) {
+        case 'open':
+          a.seqs.set(id, 0);
+          a.records++;
+          a.ops.push(op);
+          break;
+        case 'event': {
+          const e = op.event;
+          a.seqs.set(id, e.seq);
+          a.records++;
+          let handed = e;
+          const fresh = e.columnSets.filter((c) => !this.#columnSets.has(c.digest) && !a.columnSets.includes(c.digest));
+          for (const c of fresh) a.columnSets.push(c.digest);
+          if (fresh.length !== e.columnSets.length) handed = { ...handed, columnSets: fresh };
+          if (e.colset !== null && e.colsetKey !== null) {
+            if (this.#colsets.has(e.colset) || a.colsets.includes(e.colset)) handed = { ...handed, colsetKey: null };
+            else a.colsets.push(e.colset);
+          }
+          a.ops.push(handed === e ? op : { kind: 'event', event: handed });
+          break;
+        }
+        case 'close':
+          a.seqs.set(id, null);
+          closedNow.add(id);
+          a.checkpoint = true;
+          a.ops.push(op);
+          break;
+        case 'checkpoint':
+          a.checkpoint = true;
+          a.ops.push(op);
+          break;
+      }
+    }
+    if (this.#sinceCheckpoint + a.records >= this.#every) a.checkpoint = true;
+    return a;
+  }
+
+  /** The admitted batch is stored (journaled, or committed). */
+  commit(a: Admitted): void {
+    for (const [id, seq] of a.seqs) {
+      if (seq === null) this.#seqs.delete(id);
+      else this.#seqs.set(id, seq);
+    }
+    for (const d of a.columnSets) this.#columnSets.add(d);
+    if (this.#columnSets.size > 100_000) this.#columnSets.clear();
+    for (const c of a.colsets) this.#colsets.add(c);
+    if (this.#colsets.size > 100_000) this.#colsets.clear();
+    if (a.checkpoint) {
+      if (this.dirty || a.records > 0 || a.seqs.size > 0) this.lastCheckpointAt = Date.now();
+      this.#sinceCheckpoint = 0;
+      this.#touched = false;
+    } else {
+      this.#sinceCheckpoint += a.records;
+      if (a.seqs.size > 0) this.#touched = true;
+    }
   }
 }

@@ -120,8 +120,8 @@ export interface EncodedEvent {
   rows: Buffer | null;
   /** ROWS_* bits. */
   fmt: number;
-  /** The column sets the body refers to. */
-  columnSets: ColumnSet[];
+  /** The column sets the body refers to (on the way to the writer thread: those not handed over before). */
+  columnSets: readonly Pick<ColumnSet, 'digest' | 'text'>[];
   /** Column origins (`db.table.column`, and derivedFrom) the event returned, sorted, one per line; null if none. */
   colsetKey: string | null;
   colset: number | null;

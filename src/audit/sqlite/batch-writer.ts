@@ -1,26 +1,37 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { WireBatch } from './wire.ts';
+import { sha256Hex, ZERO_HASH } from '../chain.ts';
+import { ChainWriter } from '../chain-writer.ts';
+import { buf, type Row } from './rows.ts';
+import { isPlanned, toWire, type ChainSigner, type OpsBatch, type WireBatch } from './wire.ts';
 import { PAGE_CACHE_KIB } from './schema.ts';
 
 /**
- * Commits planned batches (events, sessions, column sets, a checkpoint), each as one IMMEDIATE transaction, on a
- * connection of its own: on the SQLite writer thread, which moves journaled batches into the tables (or, with
- * `audit.fsync`, commits each batch before it is acknowledged), and at start-up, where what a journal holds after a
- * crash is replayed.
+ * Plans and commits batches (events, sessions, column sets, a checkpoint) on a connection of its own: on the SQLite
+ * writer thread, which moves journaled batches into the tables (or, with `audit.fsync`, commits each batch before it
+ * is acknowledged), and at start-up, where what a journal holds after a crash is replayed.
+ *
+ * The chain is planned here, against what the tables hold: each stream's ChainWriter starts from the stream's last
+ * record and checkpoint in the tables, looks up sessions it does not hold there, and follows the batches this
+ * connection writes. After a failed transaction it starts again from the tables, so a batch planned again is
+ * planned the same.
  */
 export class BatchWriter {
   readonly db: DatabaseSync;
   private readonly st: ReturnType<typeof prepare>;
+  private readonly signer: ChainSigner;
   /** sessions.id → sessions.no of the sessions being written (events refer to sessions by number). */
   private readonly numbers = new Map<string, number>();
+  /** The chain of each stream written, by streams.id. */
+  private readonly chains = new Map<number, ChainWriter>();
 
-  constructor(path: string, o: { fsync: boolean; busyTimeout: number }) {
+  constructor(path: string, o: { fsync: boolean; busyTimeout: number; signer: ChainSigner }) {
     this.db = new DatabaseSync(path, { timeout: o.busyTimeout, enableForeignKeyConstraints: false });
     this.db.exec(`PRAGMA synchronous = ${o.fsync ? 'FULL' : 'NORMAL'}`);
     this.db.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
     this.db.exec('PRAGMA wal_autocheckpoint = 16384');
     this.db.exec('PRAGMA journal_size_limit = 67108864');
     this.st = prepare(this.db);
+    this.signer = o.signer;
   }
 
   private no(id: string): number {
@@ -34,32 +45,25 @@ export class BatchWriter {
     return n;
   }
 
-  /** One batch, one transaction. */
-  write(b: WireBatch): void {
-    this.writeMany([b], null);
-  }
-
   /**
-   * Several batches in one transaction (moving the journal into the tables); `journal` records, in the same
-   * transaction, the number of the last batch moved for that stream, so a replay after a crash skips it. `between`
-   * runs after each batch. `batches` is gone through once (it may decode each batch as it is asked for it).
+   * Batches in one transaction; `journal` records, in the same transaction, the number of the last batch moved for
+   * that stream, so a replay after a crash skips it. `between` runs after each batch. `batches` is gone through once
+   * (it may decode each batch as it is asked for it).
    */
-  writeMany(batches: Iterable<WireBatch>, journal: { stream: number; batch: number } | null, between?: () => void): void {
+  writeMany(batches: Iterable<OpsBatch | WireBatch>, journal: { stream: number; batch: number } | null, between?: () => void): void {
     const db = this.db;
     const added: string[] = [];
     const closed: string[] = [];
     db.exec('BEGIN IMMEDIATE');
     try {
       for (const b of batches) {
-        this.apply(b, added);
-        for (const id of b.closed) closed.push(id);
+        for (const id of this.write(b, added)) closed.push(id);
         between?.();
       }
       if (journal) this.st.journalState.run(journal.stream, journal.batch);
       db.exec('COMMIT');
     } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      for (const id of added) this.numbers.delete(id);
+      this.rollback(added);
       throw err;
     }
     for (const id of closed) this.numbers.delete(id);
@@ -70,24 +74,80 @@ export class BatchWriter {
    * Replays a journal's batches (all of one stream) in one transaction, skipping those the tables already hold: the
    * check and the writes share the transaction, so two processes recovering the same journal cannot both apply it.
    */
-  replay(batches: readonly { no: number; batch: WireBatch }[]): number {
-    if (!batches.length) return 0;
-    const stream = batches[0]!.batch.stream;
+  replay(records: readonly { no: number; batch: OpsBatch | WireBatch }[]): number {
+    if (!records.length) return 0;
+    const stream = records[0]!.batch.stream;
     const db = this.db;
     const added: string[] = [];
     db.exec('BEGIN IMMEDIATE');
     try {
       const done = this.journalBatch(stream);
-      const todo = batches.filter((r) => r.no > done);
-      for (const r of todo) this.apply(r.batch, added);
+      const todo = records.filter((r) => r.no > done);
+      for (const r of todo) this.write(r.batch, added);
       if (todo.length) this.st.journalState.run(stream, todo[todo.length - 1]!.no);
       db.exec('COMMIT');
       return todo.length;
     } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      for (const id of added) this.numbers.delete(id);
+      this.rollback(added);
       throw err;
     }
+  }
+
+  private rollback(added: string[]): void {
+    if (this.db.isTransaction) this.db.exec('ROLLBACK');
+    for (const id of added) this.numbers.delete(id);
+    // What the chains planned is not in the tables: they start again from what is.
+    this.chains.clear();
+  }
+
+  /** Plans (unless planned already) and writes one batch; returns the sessions it closes. */
+  private write(b: OpsBatch | WireBatch, added: string[]): string[] {
+    if (isPlanned(b)) {
+      this.apply(b, added);
+      // Written by an earlier version, which planned it: this stream's chain goes on from the tables.
+      this.chains.delete(b.stream);
+      return b.closed;
+    }
+    const chain = this.chain(b);
+    for (const id of chain.unknownSessions(b.ops)) {
+      const s = this.st.sessionState.get(id) as Row | undefined;
+      if (!s || s.pruned !== null || s.ended_at !== null) continue;
+      const head = this.st.sessionHead.get(s.no) as Row | undefined;
+      if (head) chain.adopt(id, { seq: Number(head.seq), hash: buf(head.hash), colsets: new Set() });
+    }
+    const plan = chain.plan(b.ops);
+    const refused = plan.outcome.find((o) => o !== null);
+    // The main thread admits only what a plan accepts (ChainLedger): a refusal here means the two disagree, and
+    // the batch, acknowledged already, must not be stored in part.
+    if (refused) throw new Error(`internal: the audit writer refused an operation the store had admitted: ${refused.message}`);
+    this.apply(toWire(plan, b.stream), added);
+    chain.commit(plan);
+    return plan.closed;
+  }
+
+  /** The chain of a stream, where the tables have it. */
+  private chain(b: OpsBatch): ChainWriter {
+    let chain = this.chains.get(b.stream);
+    if (chain && chain.stream === b.name) return chain;
+    chain = new ChainWriter({ stream: b.name, key: this.signer.key, keyId: this.signer.keyId, checkpointEvery: this.signer.checkpointEvery });
+    const last = this.st.streamHead.get(b.stream) as Row | undefined;
+    const cp = this.st.lastCheckpoint.get(b.stream) as Row | undefined;
+    chain.head = {
+      position: last ? Number(last.position) : 0,
+      hash: last ? buf(last.hash) : ZERO_HASH,
+      checkpointN: cp ? Number(cp.n) : 0,
+      checkpointPosition: cp ? Number(cp.position) : 0,
+      checkpointDigest: cp ? sha256Hex(String(cp.payload)) : '',
+    };
+    const since = new Map<string, [string, number, Buffer]>();
+    let records = 0;
+    for (const r of this.st.sinceCheckpoint.iterate(b.stream, cp ? Number(cp.position) : 0) as Iterable<Row>) {
+      since.set(String(r.id), [String(r.id), Number(r.seq), buf(r.hash)]);
+      records++;
+    }
+    chain.resume(records, since.values());
+    this.chains.set(b.stream, chain);
+    return chain;
   }
 
   /** The last journal batch of this stream already in the tables (0: none). */
@@ -156,5 +216,11 @@ function prepare(d: DatabaseSync) {
     insCheckpointSession: p('INSERT OR IGNORE INTO checkpoint_sessions (session_no, stream, n) VALUES (?, ?, ?)'),
     journalState: p('INSERT INTO journal_state (stream, batch) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET batch = excluded.batch'),
     journalGet: p('SELECT batch FROM journal_state WHERE stream = ?'),
+    streamHead: p('SELECT position, hash FROM events WHERE stream = ? ORDER BY position DESC LIMIT 1'),
+    lastCheckpoint: p('SELECT n, position, payload FROM checkpoints WHERE stream = ? ORDER BY n DESC LIMIT 1'),
+    sessionState: p('SELECT s.no, s.pruned, st.ended_at FROM sessions s JOIN session_state st ON st.no = s.no WHERE s.id = ?'),
+    sessionHead: p('SELECT seq, hash FROM events WHERE session_no = ? ORDER BY seq DESC LIMIT 1'),
+    sinceCheckpoint: p(`SELECT s.id, e.seq, e.hash FROM events e JOIN sessions s ON s.no = e.session_no
+                        WHERE e.stream = ? AND e.position > ? ORDER BY e.position`),
   };
 }

@@ -1,31 +1,47 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { decodeJournalRecords, Journal, journalRecords, PendingRecords } from './journal.ts';
-import { keyId } from '../chain.ts';
-import { ChainWriter, type Op, type PlannedRecord } from '../chain-writer.ts';
-import { encodeEvent } from '../record.ts';
+import { decodeJournalRecords, Journal, journalRecords, PendingRecords, type JournalRecord } from './journal.ts';
+import type { Op } from '../chain-writer.ts';
+import { encodeEvent, type EncodedEvent } from '../record.ts';
 import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
-import { plannedBatch, toWire, type PlannedBatch } from './wire.ts';
+import { isPlanned, type OpsBatch, type WireBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-journal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A batch of one record at position and seq n, whose hashes and 3 bytes of rows are all n. */
-function batch(n: number): PlannedBatch {
+/** An event of session `s-n` at seq n, whose body is `{"sql":"SELECT n"}` and whose rows are 3 bytes of n. */
+function event(n: number, o: Partial<EncodedEvent> = {}): Op {
   return {
-    stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], checkpoint: null,
-    records: [record(n, `s-${n}`, `{"sql":"SELECT ${n}"}`)],
+    kind: 'event',
+    event: {
+      sessionId: `s-${n}`, seq: n, body: `{"sql":"SELECT ${n}"}`, rows: Buffer.alloc(3, n), fmt: 0, columnSets: [], colsetKey: null,
+      colset: null, statements: 1, denied: 0, approvals: 0, kinds: 1, ...o,
+    },
   };
 }
 
-function record(n: number, sessionId: string, body: string): PlannedRecord {
-  const h = Buffer.alloc(32, n);
-  return { sessionId, seq: n, position: n, prev: h, sessPrev: h, hash: h, body, rows: Buffer.alloc(3, n), fmt: 0, colset: null };
+function batch(n: number, ops: Op[] = [event(n)]): OpsBatch {
+  return { stream: 1, name: 'gw', ops };
+}
+
+function opsOf(r: JournalRecord): Op[] {
+  assert.ok(!isPlanned(r.batch));
+  return r.batch.ops;
+}
+
+function planned(r: JournalRecord): WireBatch {
+  assert.ok(isPlanned(r.batch));
+  return r.batch;
+}
+
+/** An operation as it reads back: a column set is its digest and text. */
+function asRead(op: Op): Op {
+  if (op.kind !== 'event') return op;
+  return { kind: 'event', event: { ...op.event, columnSets: op.event.columnSets.map((c) => ({ digest: c.digest, text: c.text })) } };
 }
 
 test('records read back as appended, also from the bytes append returned', () => {
@@ -33,13 +49,33 @@ test('records read back as appended, also from the bytes append returned', () =>
   const written = [1, 2, 3].map((no) => j.append(no, batch(no)));
   const back = j.recover();
   assert.deepEqual(back.map((r) => r.no), [1, 2, 3]);
-  assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 2"}');
-  assert.ok(Number.isNaN(back[1]!.batch.records.nums[3]));
-  assert.deepEqual([...back[2]!.batch.records.bytes], new Array(99).fill(3));
+  assert.deepEqual(back[1], { no: 2, batch: batch(2) });
   assert.deepEqual(decodeJournalRecords(written[1]!), [back[1]]);
   // Several records in one buffer, as the writer thread gets them.
   assert.deepEqual(decodeJournalRecords(Buffer.concat(written)), back);
   assert.throws(() => decodeJournalRecords(Buffer.concat(written).subarray(0, -1)), /cut short/);
+  j.close();
+});
+
+test('every kind of operation reads back as admitted: sessions opened and closed, events with rows and column sets, checkpoints', () => {
+  const real = (id: string, seq: number, rows?: (string | null)[][]): Op => ({ kind: 'event', event: encodeEvent(selectEvent(id, seq, rows), 1000) });
+  const first = real('a', 1);
+  assert.ok(first.kind === 'event' && first.event.rows && first.event.columnSets.length === 1 && first.event.colsetKey);
+  const ops: Op[] = [
+    { kind: 'open', start: sessionStart('a') },
+    first,
+    // No rows, no column set text (handed over before), a body outside ASCII, an empty body.
+    real('a', 2, []),
+    event(3, { sessionId: 'a', rows: null, colset: 77, colsetKey: null, body: '{"sql":"SELECT \'Zoë — 東京 🚀\'"}' }),
+    event(4, { sessionId: 'a', body: '', rows: Buffer.alloc(0) }),
+    { kind: 'close', id: 'a', endedAt: new Date().toISOString(), cause: 'quit' },
+    { kind: 'checkpoint' },
+  ];
+  const j = new Journal(join(dir, 'g'));
+  const written = j.append(7, { stream: 3, name: 'gw+1', ops });
+  const expected = { no: 7, batch: { stream: 3, name: 'gw+1', ops: ops.map(asRead) } };
+  assert.deepEqual(decodeJournalRecords(written), [expected]);
+  assert.deepEqual(j.recover(), [expected]);
   j.close();
 });
 
@@ -75,58 +111,46 @@ test('truncate empties the file only once it holds at least the given size', () 
   j.close();
 });
 
-test('bodies with characters outside ASCII (and empty ones) read back exactly', () => {
-  const j = new Journal(join(dir, 'e'));
-  const b = { ...batch(1), records: [record(1, 's-1', '{"sql":"SELECT 1"}'), record(1, 's-x', '{"sql":"SELECT \'Zoë — 東京 🚀\'"}'), record(1, 's-y', '')] };
-  const written = j.append(1, b);
-  for (const back of [j.recover()[0]!, decodeJournalRecords(written)[0]!]) {
-    assert.deepEqual(back.batch.records.bodies, b.records.map((r) => r.body));
-    assert.deepEqual(back.batch.records.sessionIds, ['s-1', 's-x', 's-y']);
-    assert.deepEqual([...back.batch.records.bytes], new Array(3 * 99).fill(1));
-  }
-  j.close();
-});
-
-test('a journal written by an earlier version (bodies inside the JSON part) still replays', () => {
-  // The layout before the bodies section: u32 length and JSON part (with `bodies`), u32 length and nums, then bytes.
-  const nums = Buffer.from(new Float64Array([7, 7, 0, NaN, 3]).buffer);
-  const bytes = Buffer.alloc(99, 7);
-  const meta = Buffer.from(JSON.stringify({
-    no: 7, stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], sessionIds: ['s-7'],
-    bodies: ['{"sql":"SELECT \\"7\\""}'], checkpoint: null,
-  }));
-  const payload = Buffer.concat([Buffer.alloc(4), meta, Buffer.alloc(4), nums, bytes]);
-  payload.writeUInt32LE(meta.length, 0);
-  payload.writeUInt32LE(nums.length, 4 + meta.length);
+/** A record as journal.ts frames it (length, CRC-32) around `payload`. */
+function framed(payload: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32LE(payload.length, 0);
   head.writeUInt32LE(crc32(payload), 4);
-  const path = join(dir, 'f');
-  writeFileSync(path, Buffer.concat([head, payload]));
-  const j = new Journal(path);
-  j.append(8, batch(8));
-  const back = j.recover();
-  assert.deepEqual(back.map((r) => r.no), [7, 8]);
-  assert.deepEqual(back[0]!.batch.records.bodies, ['{"sql":"SELECT \\"7\\""}']);
-  assert.deepEqual(back[0]!.batch.records.sessionIds, ['s-7']);
-  assert.deepEqual([...back[0]!.batch.records.bytes], new Array(99).fill(7));
-  assert.equal(back[1]!.batch.records.bodies[0], '{"sql":"SELECT 8"}');
-  j.close();
-});
+  return Buffer.concat([head, payload]);
+}
 
-test('a planned batch reads back as the batch the writer thread would get without the journal (toWire)', () => {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const w = new ChainWriter({ stream: 'gw', key: privateKey, keyId: keyId(createPublicKey(privateKey)), checkpointEvery: 4 });
-  const ev = (id: string, seq: number): Op => ({ kind: 'event', event: encodeEvent(selectEvent(id, seq), 1000) });
-  const first = w.plan([{ kind: 'open', start: sessionStart('a') }, ev('a', 1)]);
-  w.commit(first);
-  // An existing session updated, a new one opened, rows, column sets, a close and the checkpoint it brings.
-  const plan = w.plan([{ kind: 'open', start: sessionStart('b') }, ev('a', 2), ev('b', 1), { kind: 'close', id: 'a', endedAt: new Date().toISOString(), cause: 'quit' }]);
-  assert.ok(plan.checkpoint && plan.records.some((r) => r.rows) && plan.sessions.size === 2);
-  const j = new Journal(join(dir, 'g'));
-  const written = j.append(7, plannedBatch(plan, 3));
-  assert.deepEqual(decodeJournalRecords(written), [{ no: 7, batch: toWire(plan, 3) }]);
-  assert.deepEqual(j.recover(), [{ no: 7, batch: toWire(plan, 3) }]);
+/** u32 length, then the bytes. */
+function section(b: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(b.length);
+  return Buffer.concat([len, b]);
+}
+
+test('journals written by earlier versions (batches planned already, in both of their layouts) still replay', () => {
+  const nums = Buffer.from(new Float64Array([7, 7, 0, NaN, 3]).buffer);
+  const bytes = Buffer.alloc(99, 7);
+  const meta = {
+    no: 7, stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], sessionIds: ['s-7'], checkpoint: null,
+  };
+  // The first layout: the bodies inside the JSON part.
+  const first = section(Buffer.from(JSON.stringify({ ...meta, bodies: ['{"sql":"SELECT \\"7\\""}'] })));
+  // The second: the bodies in a section of their own after `nums`, their lengths in the JSON part.
+  const body8 = Buffer.from('{"sql":"SELECT 8 -- é"}');
+  const second = Buffer.concat([
+    section(Buffer.from(JSON.stringify({ ...meta, no: 8, sessionIds: ['s-8'], bodyBytes: [body8.length] }))), section(nums), section(body8), bytes,
+  ]);
+  const path = join(dir, 'f');
+  writeFileSync(path, Buffer.concat([framed(Buffer.concat([first, section(nums), bytes])), framed(second)]));
+  const j = new Journal(path);
+  j.append(9, batch(9));
+  const back = j.recover();
+  assert.deepEqual(back.map((r) => r.no), [7, 8, 9]);
+  assert.deepEqual(planned(back[0]!).records.bodies, ['{"sql":"SELECT \\"7\\""}']);
+  assert.deepEqual(planned(back[0]!).records.sessionIds, ['s-7']);
+  assert.deepEqual([...planned(back[0]!).records.bytes], new Array(99).fill(7));
+  assert.deepEqual(planned(back[1]!).records.bodies, ['{"sql":"SELECT 8 -- é"}']);
+  assert.deepEqual([...planned(back[1]!).records.nums.subarray(0, 3)], [7, 7, 0]);
+  assert.deepEqual(opsOf(back[2]!), batch(9).ops);
   j.close();
 });
 
@@ -134,7 +158,7 @@ test('pending records: taken in order; after a failed move put back before those
   const j = new Journal(join(dir, 'h'));
   const p = new PendingRecords();
   assert.equal(p.empty, true);
-  const big = { ...batch(2), records: [{ ...record(2, 's-2', '{}'), rows: Buffer.alloc(100_000, 2) }] };
+  const big = batch(2, [event(2, { rows: Buffer.alloc(100_000, 2) })]);
   p.add(1, j.append(1, batch(1)));
   p.add(2, j.append(2, big));
   const taken = p.take();
@@ -145,12 +169,12 @@ test('pending records: taken in order; after a failed move put back before those
   const again = p.take();
   assert.equal(again.lastNo, 3);
   assert.deepEqual(decodeJournalRecords(again.bytes).map((r) => r.no), [1, 2, 3]);
-  assert.deepEqual(decodeJournalRecords(again.bytes)[1]!.batch.records.bytes.subarray(96), Buffer.alloc(100_000, 2));
+  assert.deepEqual(opsOf(decodeJournalRecords(again.bytes)[1]!), big.ops);
   // A backlog of several megabytes, then business as usual.
-  p.add(4, j.append(4, { ...batch(4), records: [{ ...record(4, 's-4', '{}'), rows: Buffer.alloc(5_000_000, 4) }] }));
+  p.add(4, j.append(4, batch(4, [event(4, { rows: Buffer.alloc(5_000_000, 4) })])));
   assert.equal(p.take().bytes.length > 5_000_000, true);
   p.add(5, j.append(5, batch(5)));
-  assert.deepEqual(decodeJournalRecords(p.take().bytes).map((r) => r.batch.records.sessionIds), [['s-5']]);
+  assert.deepEqual(decodeJournalRecords(p.take().bytes).map(opsOf), [batch(5).ops]);
   j.close();
 });
 
@@ -179,7 +203,7 @@ test('pending records: what was taken stays as it was while more is added, in sh
 test('pending records: a buffer grown by a backlog is kept once the writer thread has seen it, not dropped', () => {
   const j = new Journal(join(dir, 'h4'));
   const p = new PendingRecords();
-  p.add(1, j.append(1, { ...batch(1), records: [{ ...record(1, 's-1', '{}'), rows: Buffer.alloc(6_000_000, 1) }] }));
+  p.add(1, j.append(1, batch(1, [event(1, { rows: Buffer.alloc(6_000_000, 1) })])));
   const large = p.take();
   assert.ok(large.bytes.buffer.byteLength > 6_000_000);
   p.release(large);

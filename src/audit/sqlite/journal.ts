@@ -4,7 +4,10 @@ import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readStat } from '../../procfs.ts';
 import { BatchWriter } from './batch-writer.ts';
-import { NUMS_PER_RECORD, recordBytesLength, writeRecordBytes, writeRecordNums, type PlannedBatch, type WireBatch } from './wire.ts';
+import type { Op } from '../chain-writer.ts';
+import type { EncodedEvent } from '../record.ts';
+import type { SessionStart } from '../types.ts';
+import type { ChainSigner, OpsBatch, WireBatch } from './wire.ts';
 
 /**
  * The write-ahead journal of one writer (stream) of the SQLite store.
@@ -15,17 +18,22 @@ import { NUMS_PER_RECORD, recordBytesLength, writeRecordBytes, writeRecordNums, 
  * transaction). That keeps a statement's added latency to a write() instead of a SQLite commit, and costs less CPU
  * per event. After a crash, `recover` returns what was journaled but not yet moved.
  *
+ * A batch is journaled as the operations the main thread admitted (OpsBatch), not yet chained: the writer thread
+ * plans the chain (positions, hashes, checkpoints) when it moves the batch, and so does a replay. The hashes depend
+ * only on what the tables hold before the batch and on the batch itself, so a batch planned twice (a move that
+ * failed, then another) is planned the same; only a checkpoint's time is when it was planned.
+ *
  * Record: u32 length of the payload, u32 CRC-32 of the payload, then the payload: u32 length of a JSON part (the
- * batch number and everything of the batch but its two buffers and the record bodies; `bodyBytes` lists each body's
- * length in UTF-8 bytes), that JSON, u32 length of `records.nums`, its bytes, u32 length of the bodies, the bodies
- * one after the other as UTF-8, then the bytes of `records.bytes`. The bodies are JSON text already: kept out of the
- * JSON part, they are not escaped a second time on the way in nor parsed on the way out. (Records written before
- * `bodyBytes` existed carry the bodies as a `bodies` array of the JSON part and no bodies section; they still read
- * back.) A record cut short by the crash (or any later bytes) fails its length or CRC check and ends the replay.
+ * batch number, the stream and the operations, see `encodeJournalRecord`), that JSON, u32 length of the bodies, the
+ * events' bodies one after the other as UTF-8, then their rows one after the other. The bodies are JSON text
+ * already: kept out of the JSON part, they are not escaped a second time on the way in nor parsed on the way out.
+ * A record cut short by the crash (or any later bytes) fails its length or CRC check and ends the replay. Records
+ * written by earlier versions hold a batch planned already (a WireBatch, `decodePlannedRecord`); they still read back.
  */
 export interface JournalRecord {
   no: number;
-  batch: WireBatch;
+  /** The operations as admitted; a WireBatch (planned, hashed, signed) in a record an earlier version wrote. */
+  batch: OpsBatch | WireBatch;
 }
 
 export class Journal {
@@ -48,9 +56,9 @@ export class Journal {
    * Appends batch number `no`; returns once write() returned (and, with fsync, the data reached the disk). Returns
    * the record as written (`journalRecords` reads it back: the writer thread gets these bytes, not the batch).
    */
-  append(no: number, batch: PlannedBatch): Buffer {
+  append(no: number, batch: OpsBatch): Buffer {
     if (this.broken) throw this.broken;
-    const out = encodeRecord(no, batch);
+    const out = encodeJournalRecord(no, batch);
     try {
       let off = 0;
       while (off < out.length) off += writeSync(this.fd, out, off);
@@ -191,40 +199,64 @@ export class PendingRecords {
   }
 }
 
-function encodeRecord(no: number, b: PlannedBatch): Buffer {
-  const c = b.checkpoint;
-  const records = b.records;
-  const n = records.length;
-  const sessionIds = new Array<string>(n);
-  const bodyBytes = new Array<number>(n);
+/**
+ * The journal record of batch number `no`, as `append` writes it; the writer thread gets the same bytes (with fsync,
+ * unjournaled, numbered 0). Each operation is a tuple in the JSON part:
+ *
+ * - `["o", start]`: a session opened (its SessionStart);
+ * - `["e", sessionId, seq, fmt, colset, colsetKey, [[digest, text]…], statements, denied, approvals, kinds, body
+ *   bytes, rows bytes]`: an event (EncodedEvent), its body in the bodies section, its rows (rows bytes -1: none) in
+ *   the rows section;
+ * - `["c", id, endedAt, cause]`: a session closed;
+ * - `["k"]`: a checkpoint asked for.
+ */
+export function encodeJournalRecord(no: number, b: OpsBatch): Buffer {
+  const ops = b.ops;
+  const n = ops.length;
+  const tuples = new Array<unknown[]>(n);
   let bodiesLen = 0;
+  let rowsLen = 0;
   for (let i = 0; i < n; i++) {
-    const r = records[i]!;
-    sessionIds[i] = r.sessionId;
-    bodiesLen += bodyBytes[i] = Buffer.byteLength(r.body, 'utf8');
+    const op = ops[i]!;
+    switch (op.kind) {
+      case 'event': {
+        const e = op.event;
+        const bodyBytes = Buffer.byteLength(e.body, 'utf8');
+        bodiesLen += bodyBytes;
+        if (e.rows) rowsLen += e.rows.length;
+        const sets = e.columnSets.length ? e.columnSets.map((c) => [c.digest, c.text]) : NO_SETS;
+        tuples[i] = ['e', e.sessionId, e.seq, e.fmt, e.colset, e.colsetKey, sets, e.statements, e.denied, e.approvals, e.kinds, bodyBytes, e.rows ? e.rows.length : -1];
+        break;
+      }
+      case 'open':
+        tuples[i] = ['o', op.start];
+        break;
+      case 'close':
+        tuples[i] = ['c', op.id, op.endedAt, op.cause];
+        break;
+      case 'checkpoint':
+        tuples[i] = ['k'];
+        break;
+    }
   }
-  const numsLen = 8 * NUMS_PER_RECORD * n;
-  const meta = JSON.stringify({
-    no, stream: b.stream, sessions: b.sessions, colsets: b.colsets, columnSets: b.columnSets,
-    sessionColsets: b.sessionColsets, closed: b.closed, sessionIds, bodyBytes,
-    checkpoint: c ? { ...c, signature: Buffer.from(c.signature).toString('base64') } : null,
-  });
+  const meta = JSON.stringify({ no, stream: b.stream, name: b.name, ops: tuples });
   const metaLen = Buffer.byteLength(meta, 'utf8');
-  const payloadLen = 4 + metaLen + 4 + numsLen + 4 + bodiesLen + recordBytesLength(records);
+  const payloadLen = 4 + metaLen + 4 + bodiesLen + rowsLen;
   const out = Buffer.allocUnsafe(8 + payloadLen);
   let o = 8;
   out.writeUInt32LE(metaLen, o); o += 4;
   o += out.write(meta, o, metaLen, 'utf8');
-  // records.nums and records.bytes of the WireBatch the record decodes to (wire.ts), written out directly.
-  out.writeUInt32LE(numsLen, o); o += 4;
-  o = writeRecordNums(records, out, o);
   out.writeUInt32LE(bodiesLen, o); o += 4;
-  for (let i = 0; i < n; i++) o += out.write(records[i]!.body, o, bodyBytes[i]!, 'utf8');
-  writeRecordBytes(records, out, o);
+  for (let i = 0; i < n; i++) {
+    const op = ops[i]!;
+    if (op.kind === 'event') o += out.write(op.event.body, o, tuples[i]![11] as number, 'utf8');
+  }
+  for (const op of ops) if (op.kind === 'event' && op.event.rows) o += op.event.rows.copy(out, o);
   out.writeUInt32LE(payloadLen, 0);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }
+const NO_SETS: never[] = [];
 
 /**
  * Records as `append` returned them (headers included), one after the other in `recs`. The batches' buffers are views
@@ -264,11 +296,78 @@ function* scan(b: Buffer, reached?: (end: number) => void): Generator<JournalRec
   }
 }
 
+type OpTuple =
+  | ['o', SessionStart]
+  | ['e', string, number, number, number | null, string | null, [string, string][], number, number, number, number, number, number]
+  | ['c', string, string, string]
+  | ['k'];
+
 function decodeRecord(p: Buffer): JournalRecord {
   let o = 0;
   const metaLen = p.readUInt32LE(o); o += 4;
-  const m = JSON.parse(p.toString('utf8', o, o + metaLen)) as Record<string, unknown> & { no: number; checkpoint: (Omit<NonNullable<WireBatch['checkpoint']>, 'signature'> & { signature: string }) | null };
+  const m = JSON.parse(p.toString('utf8', o, o + metaLen)) as { no: number; stream: number; name?: string; ops?: OpTuple[] };
   o += metaLen;
+  if (!m.ops) return decodePlannedRecord(p, o, m as unknown as PlannedMeta);
+  const bodiesEnd = o + 4 + p.readUInt32LE(o);
+  o += 4;
+  let rowsAt = bodiesEnd;
+  const ops: Op[] = new Array<Op>(m.ops.length);
+  for (let i = 0; i < m.ops.length; i++) {
+    const t = m.ops[i]!;
+    switch (t[0]) {
+      case 'e': {
+        const body = p.toString('utf8', o, o + t[11]);
+        o += t[11];
+        let rows: Buffer | null = null;
+        if (t[12] >= 0) {
+          rows = p.subarray(rowsAt, rowsAt + t[12]);
+          rowsAt += t[12];
+        }
+        const event: EncodedEvent = {
+          sessionId: t[1], seq: t[2], body, rows, fmt: t[3], colset: t[4], colsetKey: t[5],
+          columnSets: t[6].map(([digest, text]) => ({ digest, text })), statements: t[7], denied: t[8], approvals: t[9], kinds: t[10],
+        };
+        ops[i] = { kind: 'event', event };
+        break;
+      }
+      case 'o':
+        ops[i] = { kind: 'open', start: t[1] };
+        break;
+      case 'c':
+        ops[i] = { kind: 'close', id: t[1], endedAt: t[2], cause: t[3] };
+        break;
+      case 'k':
+        ops[i] = { kind: 'checkpoint' };
+        break;
+      default:
+        throw new Error(`journal record: unknown operation ${JSON.stringify((t as unknown[])[0])}`);
+    }
+  }
+  if (o !== bodiesEnd || rowsAt !== p.length) throw new Error('journal record: the bodies and rows do not add up to their sections');
+  return { no: m.no, batch: { stream: m.stream, name: m.name!, ops } };
+}
+
+/** The JSON part of a record written before the writer thread planned the chain: the batch planned already. */
+interface PlannedMeta {
+  no: number;
+  stream: number;
+  sessions: WireBatch['sessions'];
+  colsets: WireBatch['colsets'];
+  columnSets: WireBatch['columnSets'];
+  sessionColsets: WireBatch['sessionColsets'];
+  closed: string[];
+  sessionIds: string[];
+  bodyBytes?: number[];
+  bodies?: string[];
+  checkpoint: (Omit<NonNullable<WireBatch['checkpoint']>, 'signature'> & { signature: string }) | null;
+}
+
+/**
+ * A record an earlier version wrote, read back as the planned batch it holds: after its JSON part, u32 length of
+ * `records.nums` and its bytes, u32 length of the bodies and the bodies (without that section, the bodies are a
+ * `bodies` array of the JSON part), then the bytes of `records.bytes`.
+ */
+function decodePlannedRecord(p: Buffer, o: number, m: PlannedMeta): JournalRecord {
   const numsLen = p.readUInt32LE(o); o += 4;
   // A Float64Array needs its own (aligned) memory.
   const nums = new Float64Array(numsLen / 8);
@@ -276,7 +375,7 @@ function decodeRecord(p: Buffer): JournalRecord {
   o += numsLen;
   let bodies: string[];
   if (Array.isArray(m.bodyBytes)) {
-    const lens = m.bodyBytes as number[];
+    const lens = m.bodyBytes;
     const end = o + 4 + p.readUInt32LE(o);
     o += 4;
     bodies = new Array<string>(lens.length);
@@ -286,18 +385,14 @@ function decodeRecord(p: Buffer): JournalRecord {
     }
     if (o !== end) throw new Error('journal record: the bodies do not add up to their section');
   } else {
-    bodies = m.bodies as string[];
+    bodies = m.bodies!;
   }
   const bytes = p.subarray(o);
   const batch: WireBatch = {
-    stream: m.stream as number,
-    sessions: m.sessions as WireBatch['sessions'],
-    colsets: m.colsets as WireBatch['colsets'],
-    columnSets: m.columnSets as WireBatch['columnSets'],
-    sessionColsets: m.sessionColsets as WireBatch['sessionColsets'],
-    closed: m.closed as string[],
+    stream: m.stream, sessions: m.sessions, colsets: m.colsets, columnSets: m.columnSets, sessionColsets: m.sessionColsets,
+    closed: m.closed,
     checkpoint: m.checkpoint ? { ...m.checkpoint, signature: Buffer.from(m.checkpoint.signature, 'base64') } : null,
-    records: { sessionIds: m.sessionIds as string[], bodies, nums, bytes },
+    records: { sessionIds: m.sessionIds, bodies, nums, bytes },
   };
   return { no: m.no, batch };
 }
@@ -360,7 +455,7 @@ export function releaseJournalLock(journal: string): void {
  * Moves the orphaned journals of a database into its tables and removes them: what a crashed writer acknowledged is
  * then visible to every reader, whatever its own stream. Returns the number of batches moved.
  */
-export function recoverOrphanJournals(dbPath: string, busyTimeout: number): number {
+export function recoverOrphanJournals(dbPath: string, busyTimeout: number, signer: ChainSigner): number {
   const prefix = `${basename(dbPath)}-journal-`;
   const names = readdirSync(dirname(dbPath)).filter((n) => n.startsWith(prefix) && /^[0-9a-f]{16}$/.test(n.slice(prefix.length)));
   let moved = 0;
@@ -374,7 +469,7 @@ export function recoverOrphanJournals(dbPath: string, busyTimeout: number): numb
         try {
           const records = journal.recover();
           if (records.length) {
-            writer ??= new BatchWriter(dbPath, { fsync: true, busyTimeout });
+            writer ??= new BatchWriter(dbPath, { fsync: true, busyTimeout, signer });
             moved += writer.replay(records);
           }
         } finally {

@@ -3,8 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { ApprovalListeners } from '../approval-listeners.ts';
-import { sha256Hex, ZERO_HASH } from '../chain.ts';
-import { ChainWriter, type Op } from '../chain-writer.ts';
+import { ChainLedger, type Op } from '../chain-writer.ts';
 import { exportLines } from '../export.ts';
 import { GroupCommit } from '../group-commit.ts';
 import { limitOf, resolveOptions, type ResolvedOptions } from '../options.ts';
@@ -21,16 +20,17 @@ import { breathe, buf, bufOrNull, type Row } from './rows.ts';
 import { PAGE_CACHE_KIB, SQLITE_MIGRATIONS } from './schema.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { WriterThreads } from './threads.ts';
-import { Journal, journalPath, PendingRecords, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
+import { encodeJournalRecord, Journal, journalPath, PendingRecords, recoverOrphanJournals, releaseJournalLock, takeJournalLock } from './journal.ts';
 import { sqliteVerifySource } from './verify-source.ts';
-import { plannedBatch, toWire } from './wire.ts';
+import type { ChainSigner } from './wire.ts';
 
 /**
  * The embedded store: one SQLite file in WAL mode, through node:sqlite.
  *
- * The event loop's thread plans each batch (chain positions, hashes, checkpoint signatures: chain-writer.ts); a
- * writer thread (writer-worker.ts) writes the tables on its own connection, so commits, lock waits, WAL checkpoints
- * and fsyncs never stall the gateway. A batch is acknowledged once it is durable:
+ * The event loop's thread admits each batch (the operations a chain would refuse are refused: ChainLedger); a writer
+ * thread (writer-worker.ts) plans the chain (positions, hashes, checkpoint signatures: ChainWriter) and writes the
+ * tables on its own connection, so hashing, commits, lock waits, WAL checkpoints and fsyncs never stall the gateway.
+ * A batch is acknowledged once it is durable:
  *
  * - `fsync: false` (the default): appended to this writer's write-ahead journal (journal.ts) with one write(), which
  *   survives a crash of the process. The writer thread moves journaled batches into the tables a moment later, many
@@ -49,7 +49,9 @@ export class SqliteAuditStore implements AuditStore {
   readonly #o: ResolvedOptions;
   #db: DatabaseSync | null = null;
   #s!: ReturnType<SqliteAuditStore['prepare']>;
-  #writer!: ChainWriter;
+  /** Which sessions are open, and their last seq (the writer thread holds the chain itself). */
+  #ledger!: ChainLedger;
+  readonly #signer: ChainSigner;
   #streamKey = 0;
   readonly #streamNames = new Map<number, string>();
   readonly #queue: GroupCommit<Op>;
@@ -88,6 +90,7 @@ export class SqliteAuditStore implements AuditStore {
     this.#o = resolveOptions(opts);
     this.#streamName_ = this.#o.instanceId;
     this.#queue = new GroupCommit<Op>((ops) => this.#flush(ops));
+    this.#signer = { key: this.#o.key, keyId: this.#o.keyId, checkpointEvery: this.#o.checkpointEvery };
   }
 
   get healthy(): boolean {
@@ -123,14 +126,15 @@ export class SqliteAuditStore implements AuditStore {
       // WAL checkpoints fsync: leave them to the writer thread's commits, never this (event loop) connection.
       db.exec('PRAGMA wal_autocheckpoint = 0');
       this.#migrate(db);
-      // What a crashed writer journaled (any stream but this one's, which #openJournal replays) goes into the tables
-      // first, so every reader sees everything that was acknowledged.
-      recoverOrphanJournals(this.path, this.#o.busyTimeout);
       db.exec('BEGIN IMMEDIATE');
       db.prepare('INSERT OR IGNORE INTO streams (name) VALUES (?)').run(this.#streamName_);
       this.#streamKey = Number((db.prepare('SELECT id FROM streams WHERE name = ?').get(this.#streamName_) as Row).id);
+      // Before any replay: the checkpoints it signs are verified with this key.
       db.prepare('INSERT OR IGNORE INTO keys (id, public_pem, created_at) VALUES (?, ?, ?)').run(this.#o.keyId, this.#o.publicPem, new Date().toISOString());
       db.exec('COMMIT');
+      // What a crashed writer journaled (any stream but this one's, which #openJournal replays) goes into the tables
+      // first, so every reader sees everything that was acknowledged.
+      recoverOrphanJournals(this.path, this.#o.busyTimeout, this.#signer);
     } catch (err) {
       try { db.close(); } catch { /* already failing */ }
       if (this.#journalFile) releaseJournalLock(this.#journalFile);
@@ -141,7 +145,9 @@ export class SqliteAuditStore implements AuditStore {
     this.#approvals = new SqliteApprovals(db, this.#listeners);
     try {
       // A writer thread a quarter of the way to the backlog limit steps out of the background to catch up.
-      this.#threads = new WriterThreads({ path: this.path, fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout, catchUpBytes: this.#o.maxPendingBytes / 4 });
+      this.#threads = new WriterThreads({
+        path: this.path, fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout, catchUpBytes: this.#o.maxPendingBytes / 4, signer: this.#signer,
+      });
       await this.#threads.start();
     } catch (err) {
       this.#db = null;
@@ -158,10 +164,9 @@ export class SqliteAuditStore implements AuditStore {
       releaseJournalLock(this.#journalFile!);
       throw err;
     }
-    this.#writer = new ChainWriter({ stream: this.#streamName_, key: this.#o.key, keyId: this.#o.keyId, checkpointEvery: this.#o.checkpointEvery });
-    this.#loadHead();
+    this.#ledger = new ChainLedger({ checkpointEvery: this.#o.checkpointEvery });
     this.#timer = setInterval(() => {
-      if (this.#writer.dirty && Date.now() - this.#writer.lastCheckpointAt >= this.#o.checkpointInterval) {
+      if (this.#ledger.dirty && Date.now() - this.#ledger.lastCheckpointAt >= this.#o.checkpointInterval) {
         this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => { /* healthy already reports it */ });
       }
     }, Math.min(this.#o.checkpointInterval, 1000));
@@ -177,7 +182,7 @@ export class SqliteAuditStore implements AuditStore {
       if (records.length) {
         last = records[records.length - 1]!.no;
         // Start-up: waiting for another process's write lock (up to the busy timeout) is fine here.
-        const w = new BatchWriter(this.path, { fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout });
+        const w = new BatchWriter(this.path, { fsync: this.#o.fsync, busyTimeout: this.#o.busyTimeout, signer: this.#signer });
         try {
           w.replay(records);
         } finally {
@@ -273,29 +278,14 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
-  /** Where this writer's stream stands (after a restart: where the previous process left it). */
-  #loadHead(): void {
-    const last = this.#s.streamHead.get(this.#streamKey) as Row | undefined;
-    const cp = this.#s.lastCheckpoint.get(this.#streamKey) as Row | undefined;
-    this.#writer.head = {
-      position: last ? Number(last.position) : 0,
-      hash: last ? buf(last.hash) : ZERO_HASH,
-      checkpointN: cp ? Number(cp.n) : 0,
-      checkpointPosition: cp ? Number(cp.position) : 0,
-      checkpointDigest: cp ? sha256Hex(String(cp.payload)) : '',
-    };
-  }
-
   prepare(db: DatabaseSync) {
     const p = (sql: string): StatementSync => db.prepare(sql);
     return {
-      streamHead: p('SELECT position, hash FROM events WHERE stream = ? ORDER BY position DESC LIMIT 1'),
-      lastCheckpoint: p('SELECT n, position, payload FROM checkpoints WHERE stream = ? ORDER BY n DESC LIMIT 1'),
       sessionById: p(`SELECT s.no, s.id, s.start, s.started_at, s.pruned, st.ended_at, st.end_cause, st.statements, st.denied, st.approvals, st.kinds
                       FROM sessions s JOIN session_state st ON st.no = s.no WHERE s.id = ?`),
       sessionExists: p('SELECT 1 FROM sessions WHERE id = ?'),
       journalBatch: p('SELECT batch FROM journal_state WHERE stream = ?'),
-      sessionHead: p('SELECT seq, hash FROM events WHERE session_no = ? ORDER BY seq DESC LIMIT 1'),
+      sessionSeq: p('SELECT max(seq) AS seq FROM events WHERE session_no = ?'),
       columnSet: p('SELECT columns FROM column_sets WHERE digest = ?'),
       sessionEvents: p(`SELECT e.seq, e.stream, e.position, e.prev, e.sess_prev, e.hash, e.body, r.rows FROM events e
                         LEFT JOIN event_rows r ON r.event_id = e.id WHERE e.session_no = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`),
@@ -337,7 +327,7 @@ export class SqliteAuditStore implements AuditStore {
   /** Synchronous on the journal path, unless the tables must first take what is journaled (see #flushOnce). */
   #flush(ops: Op[]): Promise<(Error | null)[]> | (Error | null)[] {
     const failed = (err: unknown): never => {
-      this.#writer?.forget(ops);
+      this.#ledger?.forget(ops);
       throw err;
     };
     try {
@@ -350,14 +340,14 @@ export class SqliteAuditStore implements AuditStore {
 
   #flushOnce(ops: Op[]): Promise<(Error | null)[]> | (Error | null)[] {
     this.#db_();
-    // Sessions this process does not hold (opened before a restart, closed, or by another process on this file) are
-    // looked up in the tables, and so is the stream's head after a failed batch: the tables must then hold everything
-    // journaled. So must they when they have not taken what is journaled for a while: #drain then throws, and the
-    // batch is refused rather than let the journal grow unseen. And when the writer thread, which runs at a lower
-    // priority than the event loop (writer-worker.ts), falls behind by more than maxPendingBytes, appends wait for it
-    // to catch up: the backlog it leaves in memory stays bounded.
-    const unknown = this.#writer.unknownSessions(ops);
-    if (unknown.length || this.#writer.stale || (this.#journal && (this.#ingestError || this.#pending.bytes >= this.#o.maxPendingBytes))) {
+    // Sessions this process does not hold (opened before a restart, closed, or by another process on this file, or
+    // forgotten after a failed batch) are looked up in the tables, which must then hold everything journaled. So must
+    // they when they have not taken what is journaled for a while: #drain then throws, and the batch is refused
+    // rather than let the journal grow unseen. And when the writer thread, which runs at a lower priority than the
+    // event loop (writer-worker.ts), falls behind by more than maxPendingBytes, appends wait for it to catch up: the
+    // backlog it leaves in memory stays bounded.
+    const unknown = this.#ledger.unknownSessions(ops);
+    if (unknown.length || (this.#journal && (this.#ingestError || this.#pending.bytes >= this.#o.maxPendingBytes))) {
       return this.#drain().then(() => this.#flushDrained(ops, unknown));
     }
     return this.#flushDrained(ops, unknown);
@@ -365,49 +355,34 @@ export class SqliteAuditStore implements AuditStore {
 
   #flushDrained(ops: Op[], unknown: string[]): Promise<(Error | null)[]> | (Error | null)[] {
     const s = this.#s;
-    if (this.#writer.stale) {
-      this.#loadHead();
-      this.#writer.stale = false;
-    }
     for (const id of unknown) {
       const row = s.sessionById.get(id) as Row | undefined;
       if (!row || row.pruned !== null || row.ended_at !== null) continue;
-      const head = s.sessionHead.get(row.no) as Row | undefined;
-      if (head) this.#writer.adopt(id, { seq: Number(head.seq), hash: buf(head.hash), colsets: new Set() });
+      const head = s.sessionSeq.get(row.no) as Row | undefined;
+      if (head && head.seq !== null) this.#ledger.adopt(id, Number(head.seq));
     }
     const existing = new Set<string>();
     for (const op of ops) if (op.kind === 'open' && s.sessionExists.get(op.start.id)) existing.add(op.start.id);
+    const admitted = this.#ledger.admit(ops, { existing });
+    // A checkpoint asked for with nothing written since the last one would be planned as nothing.
+    if (!admitted.ops.length || (!this.#ledger.dirty && admitted.ops.every((op) => op.kind === 'checkpoint'))) return admitted.outcome;
+    const batch = { stream: this.#streamKey, name: this.#streamName_, ops: admitted.ops };
     if (this.#journal) {
-      // Durable once appended to the journal; the tables follow a moment later.
-      const plan = this.#writer.plan(ops, { existing });
+      // Durable once appended to the journal; the writer thread chains it into the tables a moment later.
       const no = this.#journalNo + 1;
-      const bytes = this.#journal.append(no, plannedBatch(plan, this.#streamKey));
+      const bytes = this.#journal.append(no, batch);
       this.#journalNo = no;
       this.#pending.add(no, bytes);
-      this.#writer.commit(plan);
+      this.#ledger.commit(admitted);
       this.#scheduleIngest();
-      return plan.outcome;
+      return admitted.outcome;
     }
-    return this.#commitThreaded(ops, existing);
-  }
-
-  /** With `audit.fsync`: each batch is a SQLite transaction of its own, committed by the writer thread. */
-  async #commitThreaded(ops: Op[], existing: ReadonlySet<string>): Promise<(Error | null)[]> {
-    for (let attempt = 0; ; attempt++) {
-      const plan = this.#writer.plan(ops, { existing });
-      try {
-        await this.#threads!.commit(toWire(plan, this.#streamKey));
-      } catch (err) {
-        // Another process writes under the same stream name: re-read where the chain stands and go again.
-        if (attempt < 5 && /UNIQUE constraint failed: (events\.stream, events\.position|checkpoints\.stream, checkpoints\.n)/.test((err as Error).message)) {
-          this.#loadHead();
-          continue;
-        }
-        throw err;
-      }
-      this.#writer.commit(plan);
-      return plan.outcome;
-    }
+    // With `audit.fsync`: each batch is a SQLite transaction of its own, committed by the writer thread (the record in
+    // memory of its own, handed over to it).
+    return this.#threads!.commit(new Uint8Array(encodeJournalRecord(0, batch))).then(() => {
+      this.#ledger.commit(admitted);
+      return admitted.outcome;
+    });
   }
 
   // ---- reading ----
@@ -552,7 +527,7 @@ export class SqliteAuditStore implements AuditStore {
   async exportSession(id: string): Promise<AsyncIterable<string> | null> {
     const db = this.#db_();
     // Sign what this writer has not signed yet, so that the export of a live session is anchored up to now.
-    if (this.#writer.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
+    if (this.#ledger.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
     await this.#drain();
     const row = this.#s.sessionById.get(id) as (SessionRow & { no: number; pruned: number | null }) | undefined;
     if (!row || row.pruned !== null) return null;
@@ -583,7 +558,7 @@ export class SqliteAuditStore implements AuditStore {
 
   async prune(o: PruneOptions): Promise<PruneResult> {
     await this.#drain();
-    return pruneSqlite(this.#db_(), o, { instanceId: this.#o.instanceId, key: this.#o.key, keyId: this.#o.keyId, isOpen: (id) => this.#writer.sessions.has(id) });
+    return pruneSqlite(this.#db_(), o, { instanceId: this.#o.instanceId, key: this.#o.key, keyId: this.#o.keyId, isOpen: (id) => this.#ledger.has(id) });
   }
 
   // ---- approvals ----
@@ -622,7 +597,7 @@ export class SqliteAuditStore implements AuditStore {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#db) {
       // The closing checkpoint anchors the tail of the stream.
-      if (this.#writer.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
+      if (this.#ledger.dirty) await this.#queue.enqueue({ kind: 'checkpoint' }).catch(() => {});
       await this.#queue.drain();
     }
     if (this.#ingestTimer) clearTimeout(this.#ingestTimer);

@@ -1,6 +1,6 @@
 import { getCompileCacheDir } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { transferables, type FromWorker, type ToWorker, type WireBatch } from './wire.ts';
+import type { ChainSigner, FromWorker, ToWorker } from './wire.ts';
 
 /**
  * The main thread's side of the SQLite writer thread (writer-worker.ts; with fsync, also of the WAL checkpointer
@@ -12,18 +12,23 @@ export class WriterThreads {
   readonly #fsync: boolean;
   readonly #busyTimeout: number;
   readonly #catchUpBytes: number;
+  readonly #signer: ChainSigner;
   #worker: Worker | null = null;
   #checkpointer: Worker | null = null;
   #workerReady: Promise<Worker> | null = null;
   readonly #inflight = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   #batchNo = 0;
 
-  /** catchUpBytes: a move this large means the writer thread has fallen behind (see writer-worker.ts). */
-  constructor(o: { path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number }) {
+  /**
+   * catchUpBytes: a move this large means the writer thread has fallen behind (see writer-worker.ts); signer: what
+   * the writer thread signs checkpoints with.
+   */
+  constructor(o: { path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number; signer: ChainSigner }) {
     this.#path = o.path;
     this.#fsync = o.fsync;
     this.#busyTimeout = o.busyTimeout;
     this.#catchUpBytes = o.catchUpBytes;
+    this.#signer = o.signer;
   }
 
   async start(): Promise<void> {
@@ -77,7 +82,7 @@ export class WriterThreads {
       });
     });
     this.#workerReady = ready;
-    this.#post(w, { t: 'open', path: this.#path, fsync: this.#fsync, busyTimeout: this.#busyTimeout, catchUpBytes: this.#catchUpBytes });
+    this.#post(w, { t: 'open', path: this.#path, fsync: this.#fsync, busyTimeout: this.#busyTimeout, catchUpBytes: this.#catchUpBytes, signer: this.#signer });
     // Without fsync nothing waits for the writer thread's commits (the journal acknowledges): it checkpoints too.
     if (!this.#fsync) this.#post(w, CHECKPOINTER(this.#path, this.#busyTimeout));
     return ready;
@@ -95,12 +100,15 @@ export class WriterThreads {
   }
 
   #post(w: Worker, m: ToWorker): void {
-    w.postMessage(m, m.t === 'batch' ? transferables(m.batch) : []);
+    w.postMessage(m, m.t === 'batch' ? [m.records.buffer as ArrayBuffer] : []);
   }
 
-  /** Commits one batch; resolves once COMMIT returned on the writer thread. */
-  commit(batch: WireBatch): Promise<void> {
-    return this.#send((id) => ({ t: 'batch', id, batch }));
+  /**
+   * Plans and commits one batch (its journal record, in memory of its own, which is handed over: the caller must not
+   * use it again); resolves once COMMIT returned on the writer thread.
+   */
+  commit(records: Uint8Array): Promise<void> {
+    return this.#send((id) => ({ t: 'batch', id, records }));
   }
 
   /**

@@ -1,10 +1,26 @@
-import { endianness } from 'node:os';
-import type { Plan, PlannedRecord, SessionChange } from '../chain-writer.ts';
+import type { KeyObject } from 'node:crypto';
+import type { Op, Plan, PlannedRecord, SessionChange } from '../chain-writer.ts';
 
 /**
- * What the main thread sends the SQLite writer thread (writer-worker.ts), and what comes back. A batch is the plan
- * the chain writer made, flattened to what structured clone carries (Buffers arrive as Uint8Arrays).
+ * What the main thread sends the SQLite writer thread (writer-worker.ts), and what comes back. The main thread hands
+ * over batches of operations as it admitted them (OpsBatch, encoded as journal records: journal.ts); the writer
+ * thread plans each (chain positions, hashes, checkpoints: ChainWriter) and writes the plan, flattened to a WireBatch.
  */
+
+/** A group commit's operations, admitted by the main thread (ChainLedger), in the stream they go to. */
+export interface OpsBatch {
+  /** streams.id and streams.name. */
+  stream: number;
+  name: string;
+  ops: Op[];
+}
+
+/** What the writer thread needs to plan the chain: the key that signs checkpoints, and how often. */
+export interface ChainSigner {
+  key: KeyObject;
+  keyId: string;
+  checkpointEvery: number;
+}
 
 export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 'statements' | 'denied' | 'approvals' | 'kinds' | 'endedAt' | 'endCause'> & {
   /** Opened in this batch: insert (header is the chained header body), else update by deltas. */
@@ -17,10 +33,10 @@ export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 's
 };
 
 /**
- * The records of a batch, packed so that structured clone copies two buffers and two string arrays rather than four
- * small Buffers per record (which cost more than committing them). Per record i, `nums` holds
- * [position, seq, fmt, colset (NaN: none), rows length (-1: none)] at 5i…5i+4, and `bytes` holds prev, sessPrev
- * and hash (32 bytes each) then the rows, one record after the other.
+ * The records of a planned batch, packed as journals of earlier versions carry them (so that their records and those
+ * planned now are written by the same code). Per record i, `nums` holds [position, seq, fmt, colset (NaN: none),
+ * rows length (-1: none)] at 5i…5i+4, and `bytes` holds prev, sessPrev and hash (32 bytes each) then the rows, one
+ * record after the other.
  */
 export interface WireRecords {
   sessionIds: string[];
@@ -29,6 +45,10 @@ export interface WireRecords {
   bytes: Uint8Array;
 }
 
+/**
+ * A planned batch, as the writer thread writes it; also how journals written before the writer thread planned the
+ * chain carry their batches (journal.ts reads them back as such).
+ */
 export interface WireBatch {
   stream: number;
   sessions: WireSession[];
@@ -42,9 +62,10 @@ export interface WireBatch {
 
 export type ToWorker =
   /** catchUpBytes: see writer-worker.ts (`keepingUp`). */
-  | { t: 'open'; path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number }
+  | { t: 'open'; path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number; signer: ChainSigner }
   | { t: 'checkpointer'; path: string; busyTimeout: number; everyMs: number }
-  | { t: 'batch'; id: number; batch: WireBatch }
+  /** One batch (a journal record not written to any journal) committed in a transaction of its own (`fsync: true`). */
+  | { t: 'batch'; id: number; records: Uint8Array }
   /**
    * Journaled batches (the journal's records as written, one after the other in one buffer: passing bytes costs far
    * less than cloning the batches; in shared memory, as the store passes them, they are not even copied) moved into
@@ -59,14 +80,13 @@ export type FromWorker =
   | { t: 'failed'; id: number; message: string; code?: string }
   | { t: 'closed' };
 
-/** A batch with its records as the plan has them (the journal writes them out itself, without packing them first). */
-export type PlannedBatch = Omit<WireBatch, 'records'> & { records: readonly PlannedRecord[] };
-
-export function toWire(plan: Plan, stream: number): WireBatch {
-  return { ...plannedBatch(plan, stream), records: packRecords(plan.records) };
+/** A batch planned already (journaled by an earlier version), not operations to plan. */
+export function isPlanned(b: OpsBatch | WireBatch): b is WireBatch {
+  return !('ops' in b);
 }
 
-export function plannedBatch(plan: Plan, stream: number): PlannedBatch {
+/** The plan's batch as the writer thread writes it. */
+export function toWire(plan: Plan, stream: number): WireBatch {
   const sessions: WireSession[] = [];
   for (const c of plan.sessions.values()) {
     sessions.push({
@@ -77,61 +97,33 @@ export function plannedBatch(plan: Plan, stream: number): PlannedBatch {
     });
   }
   return {
-    stream, sessions, records: plan.records, colsets: [...plan.colsets], columnSets: [...plan.columnSets],
+    stream, sessions, records: packRecords(plan.records), colsets: [...plan.colsets], columnSets: [...plan.columnSets],
     sessionColsets: plan.sessionColsets.map((s) => [s.colset, s.sessionId]), checkpoint: plan.checkpoint, closed: plan.closed,
   };
 }
 
 function packRecords(records: readonly PlannedRecord[]): WireRecords {
   const nums = new Float64Array(NUMS_PER_RECORD * records.length);
-  writeRecordNums(records, Buffer.from(nums.buffer), 0);
-  const bytes = Buffer.allocUnsafeSlow(recordBytesLength(records));
-  writeRecordBytes(records, bytes, 0);
+  let o = 0;
+  for (const r of records) {
+    nums[o++] = r.position;
+    nums[o++] = r.seq;
+    nums[o++] = r.fmt;
+    nums[o++] = r.colset ?? NaN;
+    nums[o++] = r.rows ? r.rows.length : -1;
+  }
+  let size = 0;
+  for (const r of records) size += 96 + (r.rows ? r.rows.length : 0);
+  const bytes = Buffer.allocUnsafe(size);
+  let b = 0;
+  for (const r of records) {
+    b += r.prev.copy(bytes, b);
+    b += r.sessPrev.copy(bytes, b);
+    b += r.hash.copy(bytes, b);
+    if (r.rows) b += r.rows.copy(bytes, b);
+  }
   return { sessionIds: records.map((r) => r.sessionId), bodies: records.map((r) => r.body), nums, bytes };
 }
 
 /** Numbers per record in `WireRecords.nums`. */
 export const NUMS_PER_RECORD = 5;
-const NATIVE_LE = endianness() === 'LE';
-
-/**
- * Writes the records' `WireRecords.nums` into `out` from byte `o`, in the byte order a Float64Array over the same
- * bytes reads (the platform's); returns the offset after them. packRecords and the journal (journal.ts) both write
- * them here.
- */
-export function writeRecordNums(records: readonly PlannedRecord[], out: Buffer, o: number): number {
-  const put = (v: number) => {
-    o = NATIVE_LE ? out.writeDoubleLE(v, o) : out.writeDoubleBE(v, o);
-  };
-  for (const r of records) {
-    put(r.position);
-    put(r.seq);
-    put(r.fmt);
-    put(r.colset ?? NaN);
-    put(r.rows ? r.rows.length : -1);
-  }
-  return o;
-}
-
-/** The length of the records' `WireRecords.bytes`. */
-export function recordBytesLength(records: readonly PlannedRecord[]): number {
-  let size = 0;
-  for (const r of records) size += 96 + (r.rows ? r.rows.length : 0);
-  return size;
-}
-
-/** Writes the records' `WireRecords.bytes` into `out` from byte `o`; returns the offset after them. */
-export function writeRecordBytes(records: readonly PlannedRecord[], out: Buffer, o: number): number {
-  for (const r of records) {
-    o += r.prev.copy(out, o);
-    o += r.sessPrev.copy(out, o);
-    o += r.hash.copy(out, o);
-    if (r.rows) o += r.rows.copy(out, o);
-  }
-  return o;
-}
-
-/** The buffers a batch can hand over to the writer thread instead of copying. */
-export function transferables(b: WireBatch): ArrayBuffer[] {
-  return [b.records.nums.buffer as ArrayBuffer, b.records.bytes.buffer as ArrayBuffer];
-}

@@ -4,15 +4,16 @@ import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
 import { findChrt, readStat } from '../../procfs.ts';
-import type { FromWorker, ToWorker, WireBatch } from './wire.ts';
+import type { FromWorker, OpsBatch, ToWorker, WireBatch } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { journalRecords } from './journal.ts';
 
 /**
- * The SQLite writer thread: commits what the main thread planned, on its own connection, so that commits, lock waits
- * and fsyncs never block the gateway's event loop. Either one batch per IMMEDIATE transaction (`fsync: true`: the
- * reply, after COMMIT returned, is what lets the main thread tell the gateway the events are durable), or, with the
- * write-ahead journal (journal.ts), many journaled batches per transaction, moved into the tables after the fact.
+ * The SQLite writer thread: plans the chain of what the main thread admitted (hashes, checkpoint signatures) and
+ * commits it, on its own connection, so that neither the hashing nor commits, lock waits and fsyncs take the gateway's
+ * event loop. Either one batch per IMMEDIATE transaction (`fsync: true`: the reply, after COMMIT returned, is what
+ * lets the main thread tell the gateway the events are durable), or, with the write-ahead journal (journal.ts), many
+ * journaled batches per transaction, moved into the tables after the fact.
  *
  * The checkpointer copies the WAL back into the database (PASSIVE checkpoints, which never wait for the writer nor
  * make it wait). With the journal it runs in this same thread, between moves (nothing waits for a move: a thread
@@ -38,7 +39,7 @@ let isWriter = false;
  * thread shares with this one and reuses once the move is answered: nothing may keep a view of them past it (the
  * writer binds them into its statements, which copy them).
  */
-function* batchesOf(records: Uint8Array): Generator<WireBatch> {
+function* batchesOf(records: Uint8Array): Generator<OpsBatch | WireBatch> {
   for (const r of journalRecords(records)) yield r.batch;
 }
 
@@ -137,7 +138,7 @@ port.on('message', (m: ToWorker) => {
     case 'open':
       isWriter = true;
       try {
-        writer = new BatchWriter(m.path, { fsync: m.fsync, busyTimeout: m.busyTimeout });
+        writer = new BatchWriter(m.path, { fsync: m.fsync, busyTimeout: m.busyTimeout, signer: m.signer });
         catchUpBytes = m.catchUpBytes;
         // Without fsync, nothing waits for this thread: the journal acknowledges, and it moves batches afterwards.
         if (!m.fsync) runInBackground();
@@ -149,8 +150,19 @@ port.on('message', (m: ToWorker) => {
     case 'batch':
     case 'ingest':
       try {
-        if (m.t === 'batch') writer!.write(m.batch);
-        else {
+        if (m.t === 'batch') {
+          // Another process writing under the same stream name (two gateways sharing an instance id, with fsync)
+          // took the positions planned: plan again from where the tables now stand.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              writer!.writeMany(batchesOf(m.records), null);
+              break;
+            } catch (err) {
+              if (attempt < 5 && /UNIQUE constraint failed: (events\.stream, events\.position|checkpoints\.stream, checkpoints\.n)/.test((err as Error).message)) continue;
+              throw err;
+            }
+          }
+        } else {
           const started = performance.now();
           keepingUp(m.records.byteLength);
           writer!.writeMany(batchesOf(m.records), m.journal, () => starved(started));

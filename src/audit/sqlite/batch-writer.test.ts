@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, test } from 'node:test';
+import { keyId, sha256Hex, verifyPayload, type CheckpointPayload } from '../chain.ts';
+import { ChainWriter, type Op } from '../chain-writer.ts';
+import { encodeEvent } from '../record.ts';
+import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
+import { BatchWriter } from './batch-writer.ts';
+import { SQLITE_MIGRATIONS } from './schema.ts';
+import type { OpsBatch } from './wire.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentgate-batch-writer-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const { privateKey } = generateKeyPairSync('ed25519');
+const publicKey = createPublicKey(privateKey);
+const signer = { key: privateKey, keyId: keyId(publicKey), checkpointEvery: 5 };
+const open = (id: string): Op => ({ kind: 'open', start: sessionStart(id, { startedAt: '2025-01-01T00:00:00.000Z' }) });
+const ev = (id: string, seq: number): Op => ({ kind: 'event', event: encodeEvent(selectEvent(id, seq), 1000) });
+const close = (id: string): Op => ({ kind: 'close', id, endedAt: '2025-01-01T00:01:00.000Z', cause: 'quit' });
+
+let dbs = 0;
+/** A fresh database with the store's tables and stream 1, `gw`. */
+function database(): string {
+  const path = join(dir, `audit-${++dbs}.db`);
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  for (const m of SQLITE_MIGRATIONS) db.exec(m);
+  db.prepare('INSERT INTO streams (id, name) VALUES (1, ?)').run('gw');
+  db.close();
+  return path;
+}
+
+const stored = (path: string) => {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const events = db.prepare(`SELECT s.id, e.seq, e.position, hex(e.prev) AS prev, hex(e.sess_prev) AS sessPrev, hex(e.hash) AS hash
+      FROM events e JOIN sessions s ON s.no = e.session_no ORDER BY e.position`).all();
+    const checkpoints = db.prepare('SELECT n, position, payload, signature FROM checkpoints ORDER BY n').all();
+    return { events, checkpoints };
+  } finally {
+    db.close();
+  }
+};
+
+const batches: Op[][] = [
+  [open('a'), ev('a', 1), open('b')],
+  [ev('b', 1), ev('a', 2)],
+  [ev('a', 3), close('b')],
+  [ev('a', 4), { kind: 'checkpoint' }],
+  [ev('a', 5), ev('a', 6)],
+];
+const asBatch = (ops: Op[]): OpsBatch => ({ stream: 1, name: 'gw', ops });
+
+test('plans each batch as a ChainWriter does on its own, and signs the checkpoints it plans', () => {
+  const reference = new ChainWriter({ stream: 'gw', ...signer });
+  const plans = batches.map((ops) => {
+    const p = reference.plan(ops);
+    reference.commit(p);
+    return p;
+  });
+  const path = database();
+  const w = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
+  w.writeMany(batches.slice(0, 2).map(asBatch), null);
+  w.writeMany(batches.slice(2).map(asBatch), { stream: 1, batch: 5 });
+  w.close();
+  const { events, checkpoints } = stored(path);
+  const hex = (b: Buffer) => b.toString('hex').toUpperCase();
+  assert.deepEqual(events.map((e) => ({ ...e })), plans.flatMap((p) => p.records.map((r) => ({
+    id: r.sessionId, seq: r.seq, position: r.position, prev: hex(r.prev), sessPrev: hex(r.sessPrev), hash: hex(r.hash),
+  }))));
+  const planned = plans.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  assert.equal(checkpoints.length, 3, 'every 5 records, the close of b, and the one asked for');
+  assert.equal(planned.length, 3);
+  checkpoints.forEach((c, i) => {
+    // The time differs, and so does the digest of the previous checkpoint, which holds its time.
+    const { at: _a, prev, ...mine } = JSON.parse(String(c.payload)) as CheckpointPayload;
+    const { at: _b, prev: _c, ...theirs } = JSON.parse(planned[i]!.payload) as CheckpointPayload;
+    assert.deepEqual(mine, theirs);
+    assert.equal(prev, i === 0 ? '' : sha256Hex(String(checkpoints[i - 1]!.payload)));
+    assert.equal(verifyPayload(String(c.payload), Buffer.from(c.signature as Uint8Array), publicKey), true);
+  });
+});
+
+test('a batch planned again after a failed transaction, or by a writer started afresh, continues the chain from the tables', () => {
+  const reference = new ChainWriter({ stream: 'gw', ...signer });
+  const plans = batches.map((ops) => {
+    const p = reference.plan(ops);
+    reference.commit(p);
+    return p;
+  });
+  const path = database();
+  const w = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
+  w.writeMany([asBatch(batches[0]!)], null);
+  // The second batch fails half-way (an event of a session that is not open): nothing of the transaction stays.
+  assert.throws(() => w.writeMany([asBatch(batches[1]!), asBatch([ev('x', 1)])], null), /refused an operation the store had admitted: session x is not open/);
+  assert.equal(stored(path).events.length, 3);
+  w.writeMany([asBatch(batches[1]!)], null);
+  w.close();
+  // Another writer (a restart) goes on, and its first checkpoint also seals what the first wrote since the last one.
+  const again = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
+  again.writeMany(batches.slice(2).map(asBatch), null);
+  again.close();
+  const { events, checkpoints } = stored(path);
+  assert.deepEqual(events.map((e) => e.hash), plans.flatMap((p) => p.records.map((r) => r.hash.toString('hex').toUpperCase())));
+  const first = JSON.parse(String(checkpoints[0]!.payload)) as CheckpointPayload;
+  const expected = JSON.parse(plans.find((p) => p.checkpoint)!.checkpoint!.payload) as CheckpointPayload;
+  assert.deepEqual(first.sessions, expected.sessions);
+  assert.deepEqual(first.sessions.map((s) => s[0]), ['a', 'b']);
+});
