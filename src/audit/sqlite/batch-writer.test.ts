@@ -56,13 +56,18 @@ const batches: Op[][] = [
 ];
 const asBatch = (ops: Op[]): OpsBatch => ({ stream: 1, name: 'gw', ops });
 
-test('plans each batch as a ChainWriter does on its own, and signs the checkpoints it plans', () => {
+/** The batches as a ChainWriter plans them on its own, one after the other. */
+function referencePlans() {
   const reference = new ChainWriter({ stream: 'gw', ...signer });
-  const plans = batches.map((ops) => {
+  return batches.map((ops) => {
     const p = reference.plan(ops);
     reference.commit(p);
     return p;
   });
+}
+
+test('plans each batch as a ChainWriter does on its own, and signs the checkpoints it plans', () => {
+  const plans = referencePlans();
   const path = database();
   const w = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
   w.writeMany(batches.slice(0, 2).map(asBatch), null);
@@ -87,12 +92,7 @@ test('plans each batch as a ChainWriter does on its own, and signs the checkpoin
 });
 
 test('a batch planned again after a failed transaction, or by a writer started afresh, continues the chain from the tables', () => {
-  const reference = new ChainWriter({ stream: 'gw', ...signer });
-  const plans = batches.map((ops) => {
-    const p = reference.plan(ops);
-    reference.commit(p);
-    return p;
-  });
+  const plans = referencePlans();
   const path = database();
   const w = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
   w.writeMany([asBatch(batches[0]!)], null);
