@@ -483,7 +483,8 @@ export class ChainLedger {
     for (const c of a.colsets) this.#colsets.add(c);
     if (this.#colsets.size > 100_000) this.#colsets.clear();
     if (a.checkpoint) {
-      if (this.dirty || a.records > 0 || a.seqs.size > 0) this.lastCheckpointAt = Date.now();
+      // As ChainWriter: a checkpoint is signed only when something was written since the last one (or is now).
+      if (this.dirty || a.seqs.size > 0) this.lastCheckpointAt = Date.now();
       this.#sinceCheckpoint = 0;
       this.#touched = false;
     } else {

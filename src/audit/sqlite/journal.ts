@@ -214,6 +214,8 @@ export function encodeJournalRecord(no: number, b: OpsBatch): Buffer {
   const ops = b.ops;
   const n = ops.length;
   const tuples = new Array<unknown[]>(n);
+  /** Each event's body length in UTF-8 bytes (0 for the other operations). */
+  const bodyBytes = new Array<number>(n).fill(0);
   let bodiesLen = 0;
   let rowsLen = 0;
   for (let i = 0; i < n; i++) {
@@ -221,11 +223,10 @@ export function encodeJournalRecord(no: number, b: OpsBatch): Buffer {
     switch (op.kind) {
       case 'event': {
         const e = op.event;
-        const bodyBytes = Buffer.byteLength(e.body, 'utf8');
-        bodiesLen += bodyBytes;
+        bodiesLen += bodyBytes[i] = Buffer.byteLength(e.body, 'utf8');
         if (e.rows) rowsLen += e.rows.length;
         const sets = e.columnSets.length ? e.columnSets.map((c) => [c.digest, c.text]) : NO_SETS;
-        tuples[i] = ['e', e.sessionId, e.seq, e.fmt, e.colset, e.colsetKey, sets, e.statements, e.denied, e.approvals, e.kinds, bodyBytes, e.rows ? e.rows.length : -1];
+        tuples[i] = ['e', e.sessionId, e.seq, e.fmt, e.colset, e.colsetKey, sets, e.statements, e.denied, e.approvals, e.kinds, bodyBytes[i], e.rows ? e.rows.length : -1];
         break;
       }
       case 'open':
@@ -249,7 +250,7 @@ export function encodeJournalRecord(no: number, b: OpsBatch): Buffer {
   out.writeUInt32LE(bodiesLen, o); o += 4;
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
-    if (op.kind === 'event') o += out.write(op.event.body, o, tuples[i]![11] as number, 'utf8');
+    if (op.kind === 'event') o += out.write(op.event.body, o, bodyBytes[i]!, 'utf8');
   }
   for (const op of ops) if (op.kind === 'event' && op.event.rows) o += op.event.rows.copy(out, o);
   out.writeUInt32LE(payloadLen, 0);

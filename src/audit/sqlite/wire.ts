@@ -126,4 +126,4 @@ function packRecords(records: readonly PlannedRecord[]): WireRecords {
 }
 
 /** Numbers per record in `WireRecords.nums`. */
-export const NUMS_PER_RECORD = 5;
+const NUMS_PER_RECORD = 5;
