@@ -15,6 +15,7 @@
 //   --root DIR       profile the gateway of another checkout (its bin/ and src/), e.g. a branch with a fix
 //   --mode text|prepared   for --load latency: COM_QUERY texts (default) or a prepared statement
 //   --node-flag=FLAG a flag for the gateway's node (repeatable), e.g. --node-flag=--single-threaded-gc
+//   --thread main|writer   whose V8 profile to summarize: the event loop (default) or the audit store's writer thread
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PointSelect } from './cases/latency.ts';
@@ -41,9 +42,10 @@ const interval = Number(opt('--interval', '250'));
 const threadsOnly = args.includes('--threads-only') || kind === 'relay';
 const root = args.includes('--root') ? resolve(opt('--root', '.')) : undefined;
 const mode = opt('--mode', 'text') as 'text' | 'prepared';
+const thread = opt('--thread', 'main');
 const nodeFlags = args.filter((a) => a.startsWith('--node-flag=')).map((a) => a.slice('--node-flag='.length));
-if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore', 'relay'].includes(kind) || !['text', 'prepared'].includes(mode)) {
-  process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore|relay] [--keep FILE] [--mode text|prepared] [--node-flag=FLAG]…\n');
+if (!['sysbench', 'latency', 'stream'].includes(load) || !['agentgate', 'nostore', 'relay'].includes(kind) || !['text', 'prepared'].includes(mode) || !['main', 'writer'].includes(thread)) {
+  process.stderr.write('usage: node bench/profile.ts [--load sysbench|latency|stream] [--test NAME] [--threads N] [--seconds N] [--top N] [--kind agentgate|nostore|relay] [--keep FILE] [--mode text|prepared] [--thread main|writer] [--node-flag=FLAG]…\n');
   process.exit(2);
 }
 
@@ -140,10 +142,12 @@ try {
   if (!threadsOnly) {
     const files = readdirSync(profDir).filter((f) => f.startsWith('CPU.') && f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
     if (!files.length) throw new Error('the gateway wrote no .cpuprofile');
-    // The main thread's profile is the one with thread id 0. The launcher re-executes itself in the same process
+    // The main thread's profile is the one with thread id 0; each worker thread writes one with its own id (the
+    // store's writer thread is the only long-lived worker). The launcher re-executes itself in the same process
     // (same pid) to set V8 flags, and the first image writes a short profile of its own as it goes: take the
-    // main-thread profile written last.
-    const mains = files.filter((f) => f.split('.')[4] === '0');
+    // profile written last.
+    const mains = files.filter((f) => (f.split('.')[4] === '0') === (thread === 'main'));
+    if (thread === 'writer' && !mains.length) throw new Error('the gateway wrote no worker-thread .cpuprofile');
     const byAge = (mains.length ? mains : files).map((f) => ({ f, t: statSync(join(profDir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
     const main = byAge[byAge.length - 1]!.f;
     const path = join(profDir, main);
@@ -153,7 +157,7 @@ try {
       log('(no samples inside the measured window: the clocks disagree; showing the whole run)');
       s = summarize(prof, root ?? repoRoot);
     }
-    printSummary(s, top, (l) => process.stdout.write(l + '\n'));
+    printSummary(s, top, (l) => process.stdout.write(l + '\n'), thread === 'main' ? 'the main thread' : 'the writer thread');
     if (keep) {
       mkdirSync(dirname(keep), { recursive: true });
       copyFileSync(path, keep);

@@ -126,8 +126,8 @@ export function summarize(p: CpuProfile, root: string, window?: [number, number]
   };
 }
 
-export function printSummary(s: ProfileSummary, top: number, out: (line: string) => void): void {
-  out(`sampled ${(s.windowMs / 1000).toFixed(1)} s of the main thread (${s.samples.toLocaleString('en-US')} samples): ` +
+export function printSummary(s: ProfileSummary, top: number, out: (line: string) => void, thread = 'the main thread'): void {
+  out(`sampled ${(s.windowMs / 1000).toFixed(1)} s of ${thread} (${s.samples.toLocaleString('en-US')} samples): ` +
     `busy ${s.busyPct.toFixed(1)}%, idle ${s.idlePct.toFixed(1)}%, garbage collection ${s.gcPct.toFixed(1)}%`);
   out('');
   out(`top ${top} functions by self time (% of sampled time; "total" includes callees):`);

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import { keyId, sha256Hex, verifyPayload, type CheckpointPayload } from '../chain.ts';
-import { ChainWriter, type Op } from '../chain-writer.ts';
+import { ChainWriter, type Op, type Plan } from '../chain-writer.ts';
 import { encodeEvent } from '../record.ts';
 import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
-import type { OpsBatch } from './wire.ts';
+import type { OpsBatch, WireBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-batch-writer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,7 +41,9 @@ const stored = (path: string) => {
     const events = db.prepare(`SELECT s.id, e.seq, e.position, hex(e.prev) AS prev, hex(e.sess_prev) AS sessPrev, hex(e.hash) AS hash
       FROM events e JOIN sessions s ON s.no = e.session_no ORDER BY e.position`).all();
     const checkpoints = db.prepare('SELECT n, position, payload, signature FROM checkpoints ORDER BY n').all();
-    return { events, checkpoints };
+    const contents = db.prepare(`SELECT e.body, e.colset, r.fmt, hex(r.rows) AS rows FROM events e LEFT JOIN event_rows r ON r.event_id = e.id
+      ORDER BY e.position`).all();
+    return { events, checkpoints, contents };
   } finally {
     db.close();
   }
@@ -111,4 +113,61 @@ test('a batch planned again after a failed transaction, or by a writer started a
   const expected = JSON.parse(plans.find((p) => p.checkpoint)!.checkpoint!.payload) as CheckpointPayload;
   assert.deepEqual(first.sessions, expected.sessions);
   assert.deepEqual(first.sessions.map((s) => s[0]), ['a', 'b']);
+});
+
+/** A plan packed as journals of earlier versions carry it (wire.ts, WireRecords), the way they packed it. */
+function asOldJournalBatch(p: Plan): WireBatch {
+  const nums = new Float64Array(5 * p.records.length);
+  const bytes: Buffer[] = [];
+  p.records.forEach((r, i) => {
+    nums.set([r.position, r.seq, r.fmt, r.colset ?? NaN, r.rows ? r.rows.length : -1], 5 * i);
+    bytes.push(r.prev, r.sessPrev, r.hash, ...(r.rows ? [r.rows] : []));
+  });
+  return {
+    stream: 1,
+    sessions: [...p.sessions.values()].map((c) => ({
+      id: c.id, isNew: c.start !== null, header: c.header, target: c.start?.target ?? null, subject: c.start?.identity?.subject ?? null,
+      startedAt: c.startedAt, policy: c.start?.policy ?? null, instanceId: c.start?.instanceId ?? null, statements: c.statements,
+      denied: c.denied, approvals: c.approvals, kinds: c.kinds, endedAt: c.endedAt, endCause: c.endCause,
+    })),
+    records: { sessionIds: p.records.map((r) => r.sessionId), bodies: p.records.map((r) => r.body), nums, bytes: Buffer.concat(bytes) },
+    colsets: [...p.colsets], columnSets: [...p.columnSets], sessionColsets: p.sessionColsets.map((c) => [c.colset, c.sessionId]),
+    checkpoint: p.checkpoint, closed: p.closed,
+  };
+}
+
+test('batches an earlier version planned and journaled are stored as planned, and the chain goes on after them', () => {
+  const plans = referencePlans();
+  const fresh = database();
+  const w = new BatchWriter(fresh, { fsync: false, busyTimeout: 1000, signer });
+  w.writeMany(batches.map(asBatch), null);
+  w.close();
+  const path = database();
+  const old = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
+  // The first three as an earlier version journaled them (the third closes b and carries a checkpoint), the rest
+  // as operations this version plans.
+  old.writeMany([...plans.slice(0, 3).map(asOldJournalBatch), ...batches.slice(3).map(asBatch)], null);
+  old.close();
+  const a = stored(fresh);
+  const b = stored(path);
+  assert.equal(b.events.length, 9);
+  assert.deepEqual(b.events, a.events);
+  assert.deepEqual(b.contents, a.contents);
+  assert.ok(b.contents.some((c) => c.rows !== null && c.colset !== null), 'events with rows and column origins were compared');
+  // The checkpoints an earlier version signed are stored as signed; the next, planned here, links to them.
+  const signedBefore = plans.slice(0, 3).flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  assert.ok(signedBefore.length >= 1);
+  assert.equal(b.checkpoints.length, 3);
+  b.checkpoints.forEach((c, i) => {
+    if (i < signedBefore.length) {
+      assert.equal(String(c.payload), signedBefore[i]!.payload);
+      assert.deepEqual(Buffer.from(c.signature as Uint8Array), signedBefore[i]!.signature);
+    } else {
+      const { at: _a, prev, ...mine } = JSON.parse(String(c.payload)) as CheckpointPayload;
+      const { at: _b, prev: _c, ...theirs } = JSON.parse(String(a.checkpoints[i]!.payload)) as CheckpointPayload;
+      assert.deepEqual(mine, theirs);
+      assert.equal(prev, sha256Hex(String(b.checkpoints[i - 1]!.payload)));
+      assert.equal(verifyPayload(String(c.payload), Buffer.from(c.signature as Uint8Array), publicKey), true);
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { sha256Hex, ZERO_HASH } from '../chain.ts';
 import { ChainWriter } from '../chain-writer.ts';
 import { buf, type Row } from './rows.ts';
-import { isPlanned, toWire, type ChainSigner, type OpsBatch, type WireBatch } from './wire.ts';
+import { fromPlan, fromWire, isPlanned, type ChainSigner, type OpsBatch, type PlannedBatch, type WireBatch } from './wire.ts';
 import { PAGE_CACHE_KIB } from './schema.ts';
 
 /**
@@ -103,7 +103,7 @@ export class BatchWriter {
   /** Plans (unless planned already) and writes one batch; returns the sessions it closes. */
   private write(b: OpsBatch | WireBatch, added: string[]): string[] {
     if (isPlanned(b)) {
-      this.apply(b, added);
+      this.apply(fromWire(b), b.stream, added);
       // Written by an earlier version, which planned it: this stream's chain goes on from the tables.
       this.chains.delete(b.stream);
       return b.closed;
@@ -120,7 +120,7 @@ export class BatchWriter {
     // The main thread admits only what a plan accepts (ChainLedger): a refusal here means the two disagree, and
     // the batch, acknowledged already, must not be stored in part.
     if (refused) throw new Error(`internal: the audit writer refused an operation the store had admitted: ${refused.message}`);
-    this.apply(toWire(plan, b.stream), added);
+    this.apply(fromPlan(plan), b.stream, added);
     chain.commit(plan);
     return plan.closed;
   }
@@ -156,10 +156,9 @@ export class BatchWriter {
     return r ? Number(r.batch) : 0;
   }
 
-  private apply(b: WireBatch, added: string[]): void {
+  private apply(b: PlannedBatch, stream: number, added: string[]): void {
     const s = this.st;
     const numbers = this.numbers;
-    const no = (id: string) => this.no(id);
     for (const c of b.sessions) {
       if (!c.isNew) continue;
       const n = Number(s.insSession.run(c.id, c.header, c.target, c.subject, c.startedAt, c.policy, c.instanceId).lastInsertRowid);
@@ -169,28 +168,19 @@ export class BatchWriter {
     }
     for (const [id, key] of b.colsets) s.insColset.run(id, key);
     for (const [digest, text] of b.columnSets) s.insColumnSet.run(digest, text);
-    const { sessionIds, bodies, nums, bytes } = b.records;
-    let pos = 0;
-    for (let i = 0; i < sessionIds.length; i++) {
-      const colset = nums[5 * i + 3]!;
-      const rowsLen = nums[5 * i + 4]!;
-      const id = s.insEvent.run(b.stream, nums[5 * i]!, no(sessionIds[i]!), nums[5 * i + 1]!, bytes.subarray(pos, pos + 32),
-        bytes.subarray(pos + 32, pos + 64), bytes.subarray(pos + 64, pos + 96), bodies[i]!, Number.isNaN(colset) ? null : colset).lastInsertRowid;
-      pos += 96;
-      if (rowsLen >= 0) {
-        s.insRows.run(id, nums[5 * i + 2]!, bytes.subarray(pos, pos + rowsLen));
-        pos += rowsLen;
-      }
+    for (const r of b.records) {
+      const id = s.insEvent.run(stream, r.position, this.no(r.sessionId), r.seq, r.prev, r.sessPrev, r.hash, r.body, r.colset).lastInsertRowid;
+      if (r.rows) s.insRows.run(id, r.fmt, r.rows);
     }
     for (const c of b.sessions) {
       if (c.isNew) continue;
-      s.updState.run(c.statements, c.denied, c.approvals, c.kinds, c.endedAt, c.endCause, no(c.id));
+      s.updState.run(c.statements, c.denied, c.approvals, c.kinds, c.endedAt, c.endCause, this.no(c.id));
     }
-    for (const [colset, id] of b.sessionColsets) s.insSessionColset.run(colset, no(id));
+    for (const [colset, id] of b.sessionColsets) s.insSessionColset.run(colset, this.no(id));
     if (b.checkpoint) {
       const c = b.checkpoint;
-      s.insCheckpoint.run(b.stream, c.n, c.position, c.payload, c.signature as SQLInputValue, c.keyId);
-      for (const id of c.sessions) s.insCheckpointSession.run(no(id), b.stream, c.n);
+      s.insCheckpoint.run(stream, c.n, c.position, c.payload, c.signature as SQLInputValue, c.keyId);
+      for (const id of c.sessions) s.insCheckpointSession.run(this.no(id), stream, c.n);
     }
   }
 

@@ -4,7 +4,7 @@ import type { Op, Plan, PlannedRecord, SessionChange } from '../chain-writer.ts'
 /**
  * What the main thread sends the SQLite writer thread (writer-worker.ts), and what comes back. The main thread hands
  * over batches of operations as it admitted them (OpsBatch, encoded as journal records: journal.ts); the writer
- * thread plans each (chain positions, hashes, checkpoints: ChainWriter) and writes the plan, flattened to a WireBatch.
+ * thread plans each (chain positions, hashes, checkpoints: ChainWriter) and inserts the plan (PlannedBatch).
  */
 
 /** A group commit's operations, admitted by the main thread (ChainLedger), in the stream they go to. */
@@ -33,8 +33,8 @@ export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 's
 };
 
 /**
- * The records of a planned batch, packed as journals of earlier versions carry them (so that their records and those
- * planned now are written by the same code). Per record i, `nums` holds [position, seq, fmt, colset (NaN: none),
+ * The records of a planned batch, packed as journals of earlier versions carry them (`fromWire` unpacks them). Per
+ * record i, `nums` holds [position, seq, fmt, colset (NaN: none),
  * rows length (-1: none)] at 5i…5i+4, and `bytes` holds prev, sessPrev and hash (32 bytes each) then the rows, one
  * record after the other.
  */
@@ -46,8 +46,8 @@ export interface WireRecords {
 }
 
 /**
- * A planned batch, as the writer thread writes it; also how journals written before the writer thread planned the
- * chain carry their batches (journal.ts reads them back as such).
+ * A planned batch as journals written before the writer thread planned the chain carry it (journal.ts reads them back
+ * as such).
  */
 export interface WireBatch {
   stream: number;
@@ -85,8 +85,18 @@ export function isPlanned(b: OpsBatch | WireBatch): b is WireBatch {
   return !('ops' in b);
 }
 
-/** The plan's batch as the writer thread writes it. */
-export function toWire(plan: Plan, stream: number): WireBatch {
+/** A planned batch as the writer thread inserts it: planned now (`fromPlan`), or read from an old journal (`fromWire`). */
+export interface PlannedBatch {
+  sessions: WireSession[];
+  records: readonly PlannedRecord[];
+  colsets: Iterable<readonly [number, string]>;
+  columnSets: Iterable<readonly [string, string]>;
+  sessionColsets: readonly (readonly [number, string])[];
+  checkpoint: Plan['checkpoint'];
+}
+
+/** The plan's batch as the writer thread inserts it; the records are the plan's own, not copied. */
+export function fromPlan(plan: Plan): PlannedBatch {
   const sessions: WireSession[] = [];
   for (const c of plan.sessions.values()) {
     sessions.push({
@@ -97,32 +107,34 @@ export function toWire(plan: Plan, stream: number): WireBatch {
     });
   }
   return {
-    stream, sessions, records: packRecords(plan.records), colsets: [...plan.colsets], columnSets: [...plan.columnSets],
-    sessionColsets: plan.sessionColsets.map((s) => [s.colset, s.sessionId]), checkpoint: plan.checkpoint, closed: plan.closed,
+    sessions, records: plan.records, colsets: plan.colsets, columnSets: plan.columnSets,
+    sessionColsets: plan.sessionColsets.map((s) => [s.colset, s.sessionId] as const), checkpoint: plan.checkpoint,
   };
 }
 
-function packRecords(records: readonly PlannedRecord[]): WireRecords {
-  const nums = new Float64Array(NUMS_PER_RECORD * records.length);
-  let o = 0;
-  for (const r of records) {
-    nums[o++] = r.position;
-    nums[o++] = r.seq;
-    nums[o++] = r.fmt;
-    nums[o++] = r.colset ?? NaN;
-    nums[o++] = r.rows ? r.rows.length : -1;
+/** A batch an earlier version planned and journaled, with its packed records (WireRecords) unpacked. */
+export function fromWire(w: WireBatch): PlannedBatch {
+  const { sessionIds, bodies, nums, bytes } = w.records;
+  const at = (from: number, len: number) => Buffer.from(bytes.buffer, bytes.byteOffset + from, len);
+  const records: PlannedRecord[] = [];
+  let pos = 0;
+  for (let i = 0; i < sessionIds.length; i++) {
+    const n = NUMS_PER_RECORD * i;
+    const colset = nums[n + 3]!;
+    const rowsLen = nums[n + 4]!;
+    const prev = at(pos, 32);
+    const sessPrev = at(pos + 32, 32);
+    const hash = at(pos + 64, 32);
+    pos += 96;
+    const rows = rowsLen >= 0 ? at(pos, rowsLen) : null;
+    if (rowsLen >= 0) pos += rowsLen;
+    records.push({
+      sessionId: sessionIds[i]!, position: nums[n]!, seq: nums[n + 1]!, fmt: nums[n + 2]!, colset: Number.isNaN(colset) ? null : colset,
+      prev, sessPrev, hash, body: bodies[i]!, rows,
+    });
   }
-  let size = 0;
-  for (const r of records) size += 96 + (r.rows ? r.rows.length : 0);
-  const bytes = Buffer.allocUnsafe(size);
-  let b = 0;
-  for (const r of records) {
-    b += r.prev.copy(bytes, b);
-    b += r.sessPrev.copy(bytes, b);
-    b += r.hash.copy(bytes, b);
-    if (r.rows) b += r.rows.copy(bytes, b);
-  }
-  return { sessionIds: records.map((r) => r.sessionId), bodies: records.map((r) => r.body), nums, bytes };
+  if (pos !== bytes.length) throw new Error('journal record: the planned records do not add up to their bytes');
+  return { sessions: w.sessions, records, colsets: w.colsets, columnSets: w.columnSets, sessionColsets: w.sessionColsets, checkpoint: w.checkpoint };
 }
 
 /** Numbers per record in `WireRecords.nums`. */
