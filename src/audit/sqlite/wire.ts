@@ -34,9 +34,8 @@ export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 's
 
 /**
  * The records of a planned batch, packed as journals of earlier versions carry them (`fromWire` unpacks them). Per
- * record i, `nums` holds [position, seq, fmt, colset (NaN: none),
- * rows length (-1: none)] at 5i…5i+4, and `bytes` holds prev, sessPrev and hash (32 bytes each) then the rows, one
- * record after the other.
+ * record i, `nums` holds [position, seq, fmt, colset (NaN: none), rows length (-1: none)] at 5i…5i+4, and `bytes`
+ * holds prev, sessPrev and hash (32 bytes each) then the rows, one record after the other.
  */
 export interface WireRecords {
   sessionIds: string[];
