@@ -146,11 +146,10 @@ try {
     // store's writer thread is the only long-lived worker). The launcher re-executes itself in the same process
     // (same pid) to set V8 flags, and the first image writes a short profile of its own as it goes: take the
     // profile written last.
-    const mains = files.filter((f) => (f.split('.')[4] === '0') === (thread === 'main'));
-    if (thread === 'writer' && !mains.length) throw new Error('the gateway wrote no worker-thread .cpuprofile');
-    const byAge = (mains.length ? mains : files).map((f) => ({ f, t: statSync(join(profDir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
-    const main = byAge[byAge.length - 1]!.f;
-    const path = join(profDir, main);
+    const ofThread = files.filter((f) => (f.split('.')[4] === '0') === (thread === 'main'));
+    if (thread === 'writer' && !ofThread.length) throw new Error('the gateway wrote no worker-thread .cpuprofile');
+    const byAge = (ofThread.length ? ofThread : files).map((f) => ({ f, t: statSync(join(profDir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
+    const path = join(profDir, byAge[byAge.length - 1]!.f);
     const prof = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
     let s = summarize(prof, root ?? repoRoot, window);
     if (s.samples === 0) {
