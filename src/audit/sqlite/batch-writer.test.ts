@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { keyId, sha256Hex, verifyPayload, type CheckpointPayload } from '../chain.ts';
 import { ChainWriter, type Op, type Plan } from '../chain-writer.ts';
 import { encodeEvent } from '../record.ts';
 import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
 import { BatchWriter } from './batch-writer.ts';
+import { decodeJournalRecords } from './journal.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
-import type { OpsBatch, WireBatch } from './wire.ts';
+import { fromPlan, isPlanned, type JournaledPlan, type OpsBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-batch-writer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,25 +117,32 @@ test('a batch planned again after a failed transaction, or by a writer started a
   assert.deepEqual(first.sessions.map((s) => s[0]), ['a', 'b']);
 });
 
-/** A plan packed as journals of earlier versions carry it (wire.ts, WireRecords), the way they packed it. */
-function asOldJournalBatch(p: Plan): WireBatch {
-  const nums = new Float64Array(5 * p.records.length);
-  const bytes: Buffer[] = [];
-  p.records.forEach((r, i) => {
-    nums.set([r.position, r.seq, r.fmt, r.colset ?? NaN, r.rows ? r.rows.length : -1], 5 * i);
-    bytes.push(r.prev, r.sessPrev, r.hash, ...(r.rows ? [r.rows] : []));
-  });
-  return {
-    stream: 1,
-    sessions: [...p.sessions.values()].map((c) => ({
-      id: c.id, isNew: c.start !== null, header: c.header, target: c.start?.target ?? null, subject: c.start?.identity?.subject ?? null,
-      startedAt: c.startedAt, policy: c.start?.policy ?? null, instanceId: c.start?.instanceId ?? null, statements: c.statements,
-      denied: c.denied, approvals: c.approvals, kinds: c.kinds, endedAt: c.endedAt, endCause: c.endCause,
-    })),
-    records: { sessionIds: p.records.map((r) => r.sessionId), bodies: p.records.map((r) => r.body), nums, bytes: Buffer.concat(bytes) },
-    colsets: [...p.colsets], columnSets: [...p.columnSets], sessionColsets: p.sessionColsets.map((c) => [c.colset, c.sessionId]),
-    checkpoint: p.checkpoint, closed: p.closed,
+/**
+ * A plan as an earlier version journaled it, planned already (the record's second layout: the JSON part, the records'
+ * numbers, the bodies, then each record's hashes and rows), read back by the journal.
+ */
+function fromOldJournal(no: number, p: Plan): JournaledPlan {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
   };
+  const section = (b: Buffer) => Buffer.concat([u32(b.length), b]);
+  const w = fromPlan(p);
+  const bodies = p.records.map((r) => Buffer.from(r.body));
+  const meta = {
+    no, stream: 1, sessions: w.sessions, colsets: [...w.colsets], columnSets: [...w.columnSets], sessionColsets: w.sessionColsets,
+    closed: p.closed, sessionIds: p.records.map((r) => r.sessionId), bodyBytes: bodies.map((b) => b.length),
+    checkpoint: p.checkpoint ? { ...p.checkpoint, signature: p.checkpoint.signature.toString('base64') } : null,
+  };
+  const nums = new Float64Array(p.records.flatMap((r) => [r.position, r.seq, r.fmt, r.colset ?? NaN, r.rows ? r.rows.length : -1]));
+  const payload = Buffer.concat([
+    section(Buffer.from(JSON.stringify(meta))), section(Buffer.from(nums.buffer)), section(Buffer.concat(bodies)),
+    ...p.records.flatMap((r) => [r.prev, r.sessPrev, r.hash, ...(r.rows ? [r.rows] : [])]),
+  ]);
+  const [r] = decodeJournalRecords(Buffer.concat([u32(payload.length), u32(crc32(payload)), payload]));
+  assert.ok(r && isPlanned(r.batch));
+  return r.batch;
 }
 
 test('batches an earlier version planned and journaled are stored as planned, and the chain goes on after them', () => {
@@ -146,7 +155,7 @@ test('batches an earlier version planned and journaled are stored as planned, an
   const old = new BatchWriter(path, { fsync: false, busyTimeout: 1000, signer });
   // The first three as an earlier version journaled them (the third closes b and carries a checkpoint), the rest
   // as operations this version plans.
-  old.writeMany([...plans.slice(0, 3).map(asOldJournalBatch), ...batches.slice(3).map(asBatch)], null);
+  old.writeMany([...plans.slice(0, 3).map((p, i) => fromOldJournal(i + 1, p)), ...batches.slice(3).map(asBatch)], null);
   old.close();
   const a = stored(fresh);
   const b = stored(path);

@@ -2,7 +2,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { sha256Hex, ZERO_HASH } from '../chain.ts';
 import { ChainWriter } from '../chain-writer.ts';
 import { buf, type Row } from './rows.ts';
-import { fromPlan, fromWire, isPlanned, type ChainSigner, type OpsBatch, type PlannedBatch, type WireBatch } from './wire.ts';
+import { fromPlan, isPlanned, type ChainSigner, type JournaledPlan, type OpsBatch, type PlannedBatch } from './wire.ts';
 import { PAGE_CACHE_KIB } from './schema.ts';
 
 /**
@@ -50,7 +50,7 @@ export class BatchWriter {
    * that stream, so a replay after a crash skips it. `between` runs after each batch. `batches` is gone through once
    * (it may decode each batch as it is asked for it).
    */
-  writeMany(batches: Iterable<OpsBatch | WireBatch>, journal: { stream: number; batch: number } | null, between?: () => void): void {
+  writeMany(batches: Iterable<OpsBatch | JournaledPlan>, journal: { stream: number; batch: number } | null, between?: () => void): void {
     const db = this.db;
     const added: string[] = [];
     const closed: string[] = [];
@@ -74,7 +74,7 @@ export class BatchWriter {
    * Replays a journal's batches (all of one stream) in one transaction, skipping those the tables already hold: the
    * check and the writes share the transaction, so two processes recovering the same journal cannot both apply it.
    */
-  replay(records: readonly { no: number; batch: OpsBatch | WireBatch }[]): number {
+  replay(records: readonly { no: number; batch: OpsBatch | JournaledPlan }[]): number {
     if (!records.length) return 0;
     const stream = records[0]!.batch.stream;
     const db = this.db;
@@ -101,9 +101,9 @@ export class BatchWriter {
   }
 
   /** Plans (unless planned already) and writes one batch; returns the sessions it closes. */
-  private write(b: OpsBatch | WireBatch, added: string[]): string[] {
+  private write(b: OpsBatch | JournaledPlan, added: string[]): string[] {
     if (isPlanned(b)) {
-      this.apply(fromWire(b), b.stream, added);
+      this.apply(b, b.stream, added);
       // Written by an earlier version, which planned it: this stream's chain goes on from the tables.
       this.chains.delete(b.stream);
       return b.closed;

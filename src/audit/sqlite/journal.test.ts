@@ -8,7 +8,7 @@ import { decodeJournalRecords, Journal, journalRecords, PendingRecords, type Jou
 import type { Op } from '../chain-writer.ts';
 import { encodeEvent, type EncodedEvent } from '../record.ts';
 import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
-import { isPlanned, type OpsBatch, type WireBatch } from './wire.ts';
+import { isPlanned, type JournaledPlan, type OpsBatch } from './wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentgate-journal-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ function opsOf(r: JournalRecord): Op[] {
   return r.batch.ops;
 }
 
-function planned(r: JournalRecord): WireBatch {
+function planned(r: JournalRecord): JournaledPlan {
   assert.ok(isPlanned(r.batch));
   return r.batch;
 }
@@ -128,7 +128,8 @@ function section(b: Buffer): Buffer {
 
 test('journals written by earlier versions (batches planned already, in both of their layouts) still replay', () => {
   const nums = Buffer.from(new Float64Array([7, 7, 0, NaN, 3]).buffer);
-  const bytes = Buffer.alloc(99, 7);
+  // prev, sessPrev, hash, then 3 bytes of rows.
+  const bytes = Buffer.concat([Buffer.alloc(32, 1), Buffer.alloc(32, 2), Buffer.alloc(32, 3), Buffer.alloc(3, 4)]);
   const meta = {
     no: 7, stream: 1, sessions: [], colsets: [], columnSets: [], sessionColsets: [], closed: [], sessionIds: ['s-7'], checkpoint: null,
   };
@@ -145,11 +146,13 @@ test('journals written by earlier versions (batches planned already, in both of 
   j.append(9, batch(9));
   const back = j.recover();
   assert.deepEqual(back.map((r) => r.no), [7, 8, 9]);
-  assert.deepEqual(planned(back[0]!).records.bodies, ['{"sql":"SELECT \\"7\\""}']);
-  assert.deepEqual(planned(back[0]!).records.sessionIds, ['s-7']);
-  assert.deepEqual([...planned(back[0]!).records.bytes], new Array(99).fill(7));
-  assert.deepEqual(planned(back[1]!).records.bodies, ['{"sql":"SELECT 8 -- é"}']);
-  assert.deepEqual([...planned(back[1]!).records.nums.subarray(0, 3)], [7, 7, 0]);
+  // Each record's numbers, hashes (prev, sessPrev, hash) and rows, unpacked.
+  const record = (sessionId: string, body: string) => ({
+    sessionId, position: 7, seq: 7, fmt: 0, colset: null, prev: Buffer.alloc(32, 1), sessPrev: Buffer.alloc(32, 2), hash: Buffer.alloc(32, 3),
+    body, rows: Buffer.alloc(3, 4),
+  });
+  assert.deepEqual(planned(back[0]!).records, [record('s-7', '{"sql":"SELECT \\"7\\""}')]);
+  assert.deepEqual(planned(back[1]!).records, [record('s-8', '{"sql":"SELECT 8 -- é"}')]);
   assert.deepEqual(opsOf(back[2]!), batch(9).ops);
   j.close();
 });

@@ -4,10 +4,10 @@ import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readStat } from '../../procfs.ts';
 import { BatchWriter } from './batch-writer.ts';
-import type { Op } from '../chain-writer.ts';
+import type { Op, PlannedRecord } from '../chain-writer.ts';
 import type { EncodedEvent } from '../record.ts';
 import type { SessionStart } from '../types.ts';
-import type { ChainSigner, OpsBatch, WireBatch } from './wire.ts';
+import type { ChainSigner, JournaledPlan, OpsBatch, WireSession } from './wire.ts';
 
 /**
  * The write-ahead journal of one writer (stream) of the SQLite store.
@@ -28,12 +28,13 @@ import type { ChainSigner, OpsBatch, WireBatch } from './wire.ts';
  * events' bodies one after the other as UTF-8, then their rows one after the other. The bodies are JSON text
  * already: kept out of the JSON part, they are not escaped a second time on the way in nor parsed on the way out.
  * A record cut short by the crash (or any later bytes) fails its length or CRC check and ends the replay. Records
- * written by earlier versions hold a batch planned already (a WireBatch, `decodePlannedRecord`); they still read back.
+ * written by earlier versions hold a batch planned already (a JournaledPlan, `decodePlannedRecord`); they still read
+ * back.
  */
 export interface JournalRecord {
   no: number;
-  /** The operations as admitted; a WireBatch (planned, hashed, signed) in a record an earlier version wrote. */
-  batch: OpsBatch | WireBatch;
+  /** The operations as admitted; a JournaledPlan (planned, hashed, signed) in a record an earlier version wrote. */
+  batch: OpsBatch | JournaledPlan;
 }
 
 export class Journal {
@@ -352,24 +353,30 @@ function decodeRecord(p: Buffer): JournalRecord {
 interface PlannedMeta {
   no: number;
   stream: number;
-  sessions: WireBatch['sessions'];
-  colsets: WireBatch['colsets'];
-  columnSets: WireBatch['columnSets'];
-  sessionColsets: WireBatch['sessionColsets'];
+  sessions: WireSession[];
+  colsets: [number, string][];
+  columnSets: [string, string][];
+  sessionColsets: [number, string][];
   closed: string[];
   sessionIds: string[];
   bodyBytes?: number[];
   bodies?: string[];
-  checkpoint: (Omit<NonNullable<WireBatch['checkpoint']>, 'signature'> & { signature: string }) | null;
+  checkpoint: (Omit<NonNullable<JournaledPlan['checkpoint']>, 'signature'> & { signature: string }) | null;
 }
 
+/** Numbers per record in a planned record: position, seq, fmt, colset (NaN: none), rows length (-1: none). */
+const NUMS_PER_RECORD = 5;
+
 /**
- * A record an earlier version wrote, read back as the planned batch it holds: after its JSON part, u32 length of
- * `records.nums` and its bytes, u32 length of the bodies and the bodies (without that section, the bodies are a
- * `bodies` array of the JSON part), then the bytes of `records.bytes`.
+ * A record an earlier version wrote, read back as the planned batch it holds: after its JSON part, u32 length of the
+ * records' numbers (NUMS_PER_RECORD doubles each, in the platform's byte order) and their bytes, u32 length of the
+ * bodies and the bodies (without that section, the bodies are a `bodies` array of the JSON part), then each record's
+ * prev, sessPrev and hash (32 bytes each) and its rows, one record after the other.
  */
 function decodePlannedRecord(p: Buffer, o: number, m: PlannedMeta): JournalRecord {
+  const n = m.sessionIds.length;
   const numsLen = p.readUInt32LE(o); o += 4;
+  if (numsLen !== 8 * NUMS_PER_RECORD * n) throw new Error('journal record: the planned records\' numbers do not match their count');
   // A Float64Array needs its own (aligned) memory.
   const nums = new Float64Array(numsLen / 8);
   Buffer.from(nums.buffer).set(p.subarray(o, o + numsLen));
@@ -388,12 +395,26 @@ function decodePlannedRecord(p: Buffer, o: number, m: PlannedMeta): JournalRecor
   } else {
     bodies = m.bodies!;
   }
-  const bytes = p.subarray(o);
-  const batch: WireBatch = {
+  const records: PlannedRecord[] = new Array<PlannedRecord>(n);
+  for (let i = 0; i < n; i++) {
+    const k = NUMS_PER_RECORD * i;
+    const colset = nums[k + 3]!;
+    const rowsLen = nums[k + 4]!;
+    const at = o;
+    o += 96;
+    const rows = rowsLen >= 0 ? p.subarray(o, o + rowsLen) : null;
+    if (rowsLen >= 0) o += rowsLen;
+    records[i] = {
+      sessionId: m.sessionIds[i]!, position: nums[k]!, seq: nums[k + 1]!, fmt: nums[k + 2]!, colset: Number.isNaN(colset) ? null : colset,
+      prev: p.subarray(at, at + 32), sessPrev: p.subarray(at + 32, at + 64), hash: p.subarray(at + 64, at + 96), body: bodies[i]!, rows,
+    };
+  }
+  if (o !== p.length) throw new Error('journal record: the planned records do not add up to their bytes');
+  const batch: JournaledPlan = {
     stream: m.stream, sessions: m.sessions, colsets: m.colsets, columnSets: m.columnSets, sessionColsets: m.sessionColsets,
     closed: m.closed,
     checkpoint: m.checkpoint ? { ...m.checkpoint, signature: Buffer.from(m.checkpoint.signature, 'base64') } : null,
-    records: { sessionIds: m.sessionIds, bodies, nums, bytes },
+    records,
   };
   return { no: m.no, batch };
 }

@@ -32,33 +32,6 @@ export type WireSession = Pick<SessionChange, 'id' | 'header' | 'startedAt' | 's
   instanceId: string | null;
 };
 
-/**
- * The records of a planned batch, packed as journals of earlier versions carry them (`fromWire` unpacks them). Per
- * record i, `nums` holds [position, seq, fmt, colset (NaN: none), rows length (-1: none)] at 5i…5i+4, and `bytes`
- * holds prev, sessPrev and hash (32 bytes each) then the rows, one record after the other.
- */
-export interface WireRecords {
-  sessionIds: string[];
-  bodies: string[];
-  nums: Float64Array;
-  bytes: Uint8Array;
-}
-
-/**
- * A planned batch as journals written before the writer thread planned the chain carry it (journal.ts reads them back
- * as such).
- */
-export interface WireBatch {
-  stream: number;
-  sessions: WireSession[];
-  records: WireRecords;
-  colsets: [number, string][];
-  columnSets: [string, string][];
-  sessionColsets: [number, string][];
-  checkpoint: Plan['checkpoint'];
-  closed: string[];
-}
-
 export type ToWorker =
   /** catchUpBytes: see writer-worker.ts (`keepingUp`). */
   | { t: 'open'; path: string; fsync: boolean; busyTimeout: number; catchUpBytes: number; signer: ChainSigner }
@@ -80,11 +53,11 @@ export type FromWorker =
   | { t: 'closed' };
 
 /** A batch planned already (journaled by an earlier version), not operations to plan. */
-export function isPlanned(b: OpsBatch | WireBatch): b is WireBatch {
+export function isPlanned(b: OpsBatch | JournaledPlan): b is JournaledPlan {
   return !('ops' in b);
 }
 
-/** A planned batch as the writer thread inserts it: planned now (`fromPlan`), or read from an old journal (`fromWire`). */
+/** A planned batch as the writer thread inserts it: planned now (`fromPlan`), or read from an old journal. */
 export interface PlannedBatch {
   sessions: WireSession[];
   records: readonly PlannedRecord[];
@@ -92,6 +65,15 @@ export interface PlannedBatch {
   columnSets: Iterable<readonly [string, string]>;
   sessionColsets: readonly (readonly [number, string])[];
   checkpoint: Plan['checkpoint'];
+}
+
+/**
+ * A batch planned, hashed and signed already, as journals written before the writer thread planned the chain carry
+ * it (journal.ts reads such records back as this).
+ */
+export interface JournaledPlan extends PlannedBatch {
+  stream: number;
+  closed: string[];
 }
 
 /** The plan's batch as the writer thread inserts it; the records are the plan's own, not copied. */
@@ -110,31 +92,3 @@ export function fromPlan(plan: Plan): PlannedBatch {
     sessionColsets: plan.sessionColsets.map((s) => [s.colset, s.sessionId] as const), checkpoint: plan.checkpoint,
   };
 }
-
-/** A batch an earlier version planned and journaled, with its packed records (WireRecords) unpacked. */
-export function fromWire(w: WireBatch): PlannedBatch {
-  const { sessionIds, bodies, nums, bytes } = w.records;
-  const at = (from: number, len: number) => Buffer.from(bytes.buffer, bytes.byteOffset + from, len);
-  const records: PlannedRecord[] = [];
-  let pos = 0;
-  for (let i = 0; i < sessionIds.length; i++) {
-    const n = NUMS_PER_RECORD * i;
-    const colset = nums[n + 3]!;
-    const rowsLen = nums[n + 4]!;
-    const prev = at(pos, 32);
-    const sessPrev = at(pos + 32, 32);
-    const hash = at(pos + 64, 32);
-    pos += 96;
-    const rows = rowsLen >= 0 ? at(pos, rowsLen) : null;
-    if (rowsLen >= 0) pos += rowsLen;
-    records.push({
-      sessionId: sessionIds[i]!, position: nums[n]!, seq: nums[n + 1]!, fmt: nums[n + 2]!, colset: Number.isNaN(colset) ? null : colset,
-      prev, sessPrev, hash, body: bodies[i]!, rows,
-    });
-  }
-  if (pos !== bytes.length) throw new Error('journal record: the planned records do not add up to their bytes');
-  return { sessions: w.sessions, records, colsets: w.colsets, columnSets: w.columnSets, sessionColsets: w.sessionColsets, checkpoint: w.checkpoint };
-}
-
-/** Numbers per record in `WireRecords.nums`. */
-const NUMS_PER_RECORD = 5;

@@ -4,7 +4,7 @@ import { getPriority, setPriority } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort } from 'node:worker_threads';
 import { findChrt, readStat } from '../../procfs.ts';
-import type { FromWorker, OpsBatch, ToWorker, WireBatch } from './wire.ts';
+import type { FromWorker, OpsBatch, ToWorker, JournaledPlan } from './wire.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { journalRecords } from './journal.ts';
 
@@ -39,7 +39,7 @@ let isWriter = false;
  * thread shares with this one and reuses once the move is answered: nothing may keep a view of them past it (the
  * writer binds them into its statements, which copy them).
  */
-function* batchesOf(records: Uint8Array): Generator<OpsBatch | WireBatch> {
+function* batchesOf(records: Uint8Array): Generator<OpsBatch | JournaledPlan> {
   for (const r of journalRecords(records)) yield r.batch;
 }
 
