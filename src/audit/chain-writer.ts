@@ -342,25 +342,37 @@ export function refusal(op: Op, seq: number | undefined, closedNow: ReadonlySet<
   }
 }
 
+/** The session an operation names (null: a checkpoint). */
+function sessionOf(op: Op): string | null {
+  switch (op.kind) {
+    case 'open':
+      return op.start.id;
+    case 'event':
+      return op.event.sessionId;
+    case 'close':
+      return op.id;
+    case 'checkpoint':
+      return null;
+  }
+}
+
 /** Sessions the batch refers to that `held` does not hold and the batch does not open. */
 function unknownSessions(ops: readonly Op[], held: ReadonlyMap<string, unknown>): string[] {
   const out = new Set<string>();
   const opened = new Set<string>();
   for (const op of ops) {
-    if (op.kind === 'open') opened.add(op.start.id);
-    else if (op.kind === 'event' || op.kind === 'close') {
-      const id = op.kind === 'event' ? op.event.sessionId : op.id;
-      if (!held.has(id) && !opened.has(id)) out.add(id);
-    }
+    const id = sessionOf(op);
+    if (id === null) continue;
+    if (op.kind === 'open') opened.add(id);
+    else if (!held.has(id) && !opened.has(id)) out.add(id);
   }
   return [...out];
 }
 
 function forgetSessions(ops: readonly Op[], held: Map<string, unknown>): void {
   for (const op of ops) {
-    if (op.kind === 'open') held.delete(op.start.id);
-    else if (op.kind === 'event') held.delete(op.event.sessionId);
-    else if (op.kind === 'close') held.delete(op.id);
+    const id = sessionOf(op);
+    if (id !== null) held.delete(id);
   }
 }
 
@@ -431,19 +443,19 @@ export class ChainLedger {
       return s === undefined ? this.#seqs.get(id) : (s ?? undefined);
     };
     for (const op of ops) {
-      const id = op.kind === 'open' ? op.start.id : op.kind === 'event' ? op.event.sessionId : op.kind === 'close' ? op.id : '';
-      const refused = refusal(op, id ? seqOf(id) : undefined, closedNow, o.existing);
+      const id = sessionOf(op);
+      const refused = refusal(op, id === null ? undefined : seqOf(id), closedNow, o.existing);
       a.outcome.push(refused);
       if (refused) continue;
       switch (op.kind) {
         case 'open':
-          a.seqs.set(id, 0);
+          a.seqs.set(op.start.id, 0);
           a.records++;
           a.ops.push(op);
           break;
         case 'event': {
           const e = op.event;
-          a.seqs.set(id, e.seq);
+          a.seqs.set(e.sessionId, e.seq);
           a.records++;
           let handed = e;
           const fresh = e.columnSets.filter((c) => !this.#columnSets.has(c.digest) && !a.columnSets.includes(c.digest));
@@ -457,8 +469,8 @@ export class ChainLedger {
           break;
         }
         case 'close':
-          a.seqs.set(id, null);
-          closedNow.add(id);
+          a.seqs.set(op.id, null);
+          closedNow.add(op.id);
           a.checkpoint = true;
           a.ops.push(op);
           break;
