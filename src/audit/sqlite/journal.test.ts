@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -98,18 +98,67 @@ test('a record cut short by a crash, or bytes after it, end the replay; the reco
   assert.deepEqual(new Journal(path2).recover().map((r) => r.no), [1]);
 });
 
-test('truncate empties the file only once it holds at least the given size', () => {
+test('truncate empties both files; remove deletes them', () => {
   const path = join(dir, 'd');
-  const j = new Journal(path);
+  const j = new Journal(path, { roundBytes: 1 });
   j.append(1, batch(1));
-  j.truncate(1 << 20);
-  assert.ok(statSync(path).size > 0);
-  j.truncate();
-  assert.equal(statSync(path).size, 0);
   j.append(2, batch(2));
-  assert.deepEqual(j.recover().map((r) => r.no), [2]);
+  assert.ok(statSync(path).size > 0 && statSync(`${path}.1`).size > 0, 'the second record went to the second file');
+  j.truncate();
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [0, 0]);
+  j.append(3, batch(3));
+  assert.deepEqual(j.recover().map((r) => r.no), [3]);
+  j.close();
+  Journal.remove(path);
+  assert.deepEqual([existsSync(path), existsSync(`${path}.1`)], [false, false]);
+});
+
+test('rounds: a full file is written over only once its records are moved; a replay gets both files\' records in order, not what is left of a round before', () => {
+  const path = join(dir, 'rounds');
+  // Records of one size (bodies `SELECT 1n`): where a new round ends, an intact record of the round before follows.
+  const rec = (no: number): OpsBatch => batch(10 + no);
+  const size = statSize(path, rec);
+  const j = new Journal(path, { roundBytes: 3 * size });
+  for (let no = 1; no <= 3; no++) j.append(no, rec(no));
+  assert.equal(existsSync(`${path}.1`), false);
+  // The first file's round is full: appends go on in the second file (nothing to wait for there).
+  for (let no = 4; no <= 7; no++) j.append(no, rec(no));
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 4 * size]);
+  // The second file's round is full, but the first still holds records not moved into the tables: they are kept,
+  // and the second file grows.
+  j.moved(2);
+  j.append(8, rec(8));
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 5 * size]);
+  // Once they are moved, the first file starts a new round from its start, over them; it does not grow.
+  j.moved(7);
+  j.append(9, rec(9));
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 5 * size]);
+  // A crash now: the next to open the journal reads the second file's round, then the first's. Records 2 and 3, left
+  // of the first file's round before, are intact but numbered lower: not replayed.
+  const after = new Journal(path, { roundBytes: 3 * size });
+  assert.deepEqual(after.recover().map((r) => r.no), [4, 5, 6, 7, 8, 9]);
+  // Appends after a replay go after the intact records (over records 2 and 3), and the next replay reads them.
+  after.append(10, rec(10));
+  assert.deepEqual(new Journal(path).recover().map((r) => r.no), [4, 5, 6, 7, 8, 9, 10]);
+  // A new round that ends mid-record of the round before: that record fails its length or CRC check. (11 fills the
+  // first file's round, 12-16 go to the second; once 11 is moved, 17 starts a round of the first file over 9.)
+  after.moved(10);
+  for (let no = 11; no <= 16; no++) after.append(no, rec(no));
+  after.moved(15);
+  after.append(17, batch(17, [event(17, { body: '{"sql":"SELECT 17 -- longer than the others"}' })]));
+  assert.deepEqual(new Journal(path).recover().map((r) => r.no), [12, 13, 14, 15, 16, 17]);
+  after.close();
   j.close();
 });
+
+/** The size of `rec(1)` as journaled (written to a scratch file next to `path`). */
+function statSize(path: string, rec: (no: number) => OpsBatch): number {
+  const j = new Journal(`${path}-size`);
+  const n = j.append(1, rec(1)).length;
+  j.close();
+  Journal.remove(`${path}-size`);
+  return n;
+}
 
 /** A record as journal.ts frames it (length, CRC-32) around `payload`. */
 function framed(payload: Buffer): Buffer {

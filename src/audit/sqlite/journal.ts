@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readStat } from '../../procfs.ts';
@@ -30,6 +30,11 @@ import type { ChainSigner, JournaledPlan, OpsBatch, WireSession } from './wire.t
  * A record cut short by the crash (or any later bytes) fails its length or CRC check and ends the replay. Records
  * written by earlier versions hold a batch planned already (a JournaledPlan, `decodePlannedRecord`); they still read
  * back.
+ *
+ * The journal is two files written in rounds (see ROUND_BYTES): `<path>` and, once the first round is full,
+ * `<path>.1`. A round starts at the beginning of its file, over records moved into the tables already; the first
+ * record left of the round before (damaged where the new records end mid-record, or numbered lower) ends that file's
+ * replay. Earlier versions appended to `<path>` alone; such a journal is one round.
  */
 export interface JournalRecord {
   no: number;
@@ -39,46 +44,120 @@ export interface JournalRecord {
 
 export class Journal {
   readonly path: string;
-  private fd: number;
   private readonly fsync: boolean;
-  /** Bytes in the file (appends go to the end; truncation resets it). */
-  private size: number;
-  /** Set when a failed append could not be undone: the journal takes nothing more. */
-  private broken: Error | null = null;
+  private readonly roundBytes: number;
+  /** The journal's two files: `path`, and `path.1` once the first round of `path` is full. */
+  private readonly segments: [Segment, Segment | null];
+  /** The segment appends go to. */
+  private active: 0 | 1 = 0;
+  /** Records up to this number are in the tables (`moved`). */
+  private movedNo = 0;
 
-  constructor(path: string, o: { fsync?: boolean } = {}) {
+  /** `roundBytes`: how much a segment takes before appends go to the other one, as soon as that one is all moved. */
+  constructor(path: string, o: { fsync?: boolean; roundBytes?: number } = {}) {
     this.path = path;
     this.fsync = o.fsync ?? false;
-    this.fd = openSync(path, 'a+', 0o600);
-    this.size = fstatSync(this.fd).size;
+    this.roundBytes = o.roundBytes ?? ROUND_BYTES;
+    const second = `${path}.1`;
+    this.segments = [new Segment(path), existsSync(second) ? new Segment(second) : null];
   }
 
   /**
    * Appends batch number `no`; returns once write() returned (and, with fsync, the data reached the disk). Returns
    * the record as written (`journalRecords` reads it back: the writer thread gets these bytes, not the batch).
+   * Numbers must increase from one record to the next.
    */
   append(no: number, batch: OpsBatch): Buffer {
-    if (this.broken) throw this.broken;
     const out = encodeJournalRecord(no, batch);
-    try {
-      let off = 0;
-      while (off < out.length) off += writeSync(this.fd, out, off);
-      if (this.fsync) fdatasyncSync(this.fd);
-    } catch (err) {
-      // A failed write (a full disk) may have left part of the record: cut it off, or a replay would stop there and
-      // never reach the records appended after it. If even that fails, no further append is acknowledged.
-      try {
-        ftruncateSync(this.fd, this.size);
-      } catch {
-        this.broken = new Error(`the audit journal ${this.path} cannot be written: ${(err as Error).message}`);
+    let seg = this.segments[this.active]!;
+    if (seg.end >= this.roundBytes) {
+      const other = (1 - this.active) as 0 | 1;
+      const next = (this.segments[other] ??= new Segment(`${this.path}.1`));
+      if (next.last <= this.movedNo) {
+        next.end = 0;
+        next.last = 0;
+        this.active = other;
+        seg = next;
       }
-      throw err;
     }
-    this.size += out.length;
+    // A write that fails part-way (a full disk) leaves part of the record at `end`: it fails its length or CRC check,
+    // so a replay stops there, and the next append writes over it.
+    let off = 0;
+    while (off < out.length) off += writeSync(seg.fd, out, off, out.length - off, seg.end + off);
+    if (this.fsync) fdatasyncSync(seg.fd);
+    seg.end += out.length;
+    seg.last = no;
     return out;
   }
 
-  /** Every intact record in the file, in order. */
+  /** Records up to number `no` are in the tables: a segment that holds no later one may start a new round. */
+  moved(no: number): void {
+    if (no > this.movedNo) this.movedNo = no;
+  }
+
+  /**
+   * Every intact record of the current rounds of both segments, in order; later appends go after the last of them.
+   * A segment's scan ends at a record cut short or damaged, or at one whose number is not above the one before it:
+   * what is left of the segment's round before.
+   */
+  recover(): JournalRecord[] {
+    const [a, b] = this.segments.map((seg) => seg?.recover() ?? []) as [JournalRecord[], JournalRecord[]];
+    const last = (rs: JournalRecord[]): number => rs.at(-1)?.no ?? 0;
+    this.active = last(b) > last(a) ? 1 : 0;
+    const out: JournalRecord[] = [];
+    let i = 0;
+    let k = 0;
+    while (i < a.length || k < b.length) out.push(k >= b.length || (i < a.length && a[i]!.no < b[k]!.no) ? a[i++]! : b[k++]!);
+    return out;
+  }
+
+  /** Empties the journal: everything in it has been moved into the tables. */
+  truncate(): void {
+    for (const seg of this.segments) seg?.truncate();
+    this.active = 0;
+  }
+
+  close(): void {
+    for (const seg of this.segments) seg?.close();
+  }
+
+  /** Removes a closed journal's files. */
+  static remove(path: string): void {
+    rmSync(`${path}.1`, { force: true });
+    rmSync(path, { force: true });
+  }
+}
+
+/**
+ * How much of the journal one round of a segment holds. Appends go to one segment until its round holds this much,
+ * then to the other, once everything in that one has been moved into the tables: from its start, over the records of
+ * its round before. Rounds keep the journal's size bounded under a load that never pauses (a single file could start
+ * over only at a moment when all of it had been moved, which a steady stream of statements never leaves), and new
+ * records go into pages the files already have: appending past the end of a file costs the kernel a new page, zeroed,
+ * every 4 KiB. So each file holds at most about this much (more only while the writer thread falls behind), all of
+ * it records moved into the tables already, apart from the latest.
+ */
+const ROUND_BYTES = 1024 * 1024;
+
+/** One file of a journal, written in rounds: each starts at the beginning of the file, over the round before. */
+class Segment {
+  readonly path: string;
+  fd: number;
+  /** Where the next record goes: the end of this round's records. */
+  end: number;
+  /** The number of the last record of this round (0: none). */
+  last = 0;
+
+  constructor(path: string) {
+    this.path = path;
+    // Not O_APPEND: a new round writes from the start of the file.
+    this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    this.end = fstatSync(this.fd).size;
+    // What an existing file holds is unknown until `recover` reads it: until then, appends go after it and no new
+    // round writes over it.
+    if (this.end > 0) this.last = Number.MAX_SAFE_INTEGER;
+  }
+
   recover(): JournalRecord[] {
     const size = fstatSync(this.fd).size;
     const buf = Buffer.allocUnsafe(size);
@@ -88,18 +167,22 @@ export class Journal {
       if (n === 0) break;
       got += n;
     }
-    return [...scan(buf.subarray(0, got))];
+    const out: JournalRecord[] = [];
+    let reached = 0;
+    this.end = 0;
+    for (const r of scan(buf.subarray(0, got), (at) => (reached = at))) {
+      if (out.length && r.no <= out[out.length - 1]!.no) break;
+      out.push(r);
+      this.end = reached;
+    }
+    this.last = out.at(-1)?.no ?? 0;
+    return out;
   }
 
-  get bytes(): number {
-    return this.size;
-  }
-
-  /** Empties the file: everything in it has been moved into the tables. `ifOver`: only once it is this large. */
-  truncate(ifOver = 0): void {
-    if (this.size === 0 || this.size < ifOver) return;
+  truncate(): void {
     ftruncateSync(this.fd, 0);
-    this.size = 0;
+    this.end = 0;
+    this.last = 0;
   }
 
   close(): void {
@@ -497,7 +580,7 @@ export function recoverOrphanJournals(dbPath: string, busyTimeout: number, signe
         } finally {
           journal.close();
         }
-        rmSync(path, { force: true });
+        Journal.remove(path);
       } finally {
         releaseJournalLock(path);
       }

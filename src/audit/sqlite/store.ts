@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { ApprovalListeners } from '../approval-listeners.ts';
@@ -232,10 +232,9 @@ export class SqliteAuditStore implements AuditStore {
         this.#ingesting = null;
         this.#ingestError = null;
         this.#pending.release(taken);
-        // Everything journaled is in the tables: the file may start over (not after every move: a truncation costs
-        // a system call, and a replay skips what the tables already hold).
-        if (this.#pending.empty) this.#journal?.truncate(JOURNAL_TRUNCATE_BYTES);
-        else this.#scheduleIngest();
+        // What the move carried is in the tables: the journal may write over it.
+        this.#journal?.moved(taken.lastNo);
+        if (!this.#pending.empty) this.#scheduleIngest();
       },
       (err: Error) => {
         this.#ingesting = null;
@@ -606,7 +605,7 @@ export class SqliteAuditStore implements AuditStore {
     this.#journal?.close();
     this.#journal = null;
     // Everything is in the tables: the journal goes. Otherwise it stays, and the next to open the database replays it.
-    if (drained && this.#journalFile) rmSync(this.#journalFile, { force: true });
+    if (drained && this.#journalFile) Journal.remove(this.#journalFile);
     if (this.#journalFile) releaseJournalLock(this.#journalFile);
     this.#closed = true;
     await this.#threads?.close();
@@ -614,5 +613,3 @@ export class SqliteAuditStore implements AuditStore {
   }
 }
 
-/** The journal starts over once everything in it has been moved and it holds at least this much. */
-const JOURNAL_TRUNCATE_BYTES = 4 * 1024 * 1024;
