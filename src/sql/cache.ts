@@ -59,7 +59,7 @@ export class ClassifierCache {
   constructor(opts: ClassifierCacheOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 10_000;
     this.maxTextLength = opts.maxTextLength ?? 16 * 1024;
-    this.seen = new Generations<true>(Math.min(this.maxEntries, SEEN_MAX));
+    this.seen = seenTexts(this.maxEntries);
   }
 
   classify(sql: string, flavor: ServerFlavor): Classification {
@@ -114,12 +114,17 @@ export class ClassifierCache {
     this.lastFlavor = null;
     this.lastTexts = null;
     this.lastShapes = null;
-    this.seen = new Generations<true>(Math.min(this.maxEntries, SEEN_MAX));
+    this.seen = seenTexts(this.maxEntries);
   }
 }
 
 /** Bound of the texts seen once (ClassifierCache.seen): small enough to stay in the processor's caches. */
 const SEEN_MAX = 2048;
+
+/** An empty ClassifierCache.seen, for a cache of `maxEntries` by text. */
+function seenTexts(maxEntries: number): Generations<true> {
+  return new Generations<true>(Math.min(maxEntries, SEEN_MAX));
+}
 
 /** A bounded map in two generations (see ClassifierCache). */
 class Generations<V> {
