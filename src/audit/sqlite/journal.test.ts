@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -79,23 +79,46 @@ test('every kind of operation reads back as admitted: sessions opened and closed
   j.close();
 });
 
-test('a record cut short by a crash, or bytes after it, end the replay; the records before it are kept', () => {
-  const path = join(dir, 'b');
-  const j = new Journal(path);
-  j.append(1, batch(1));
-  const second = j.append(2, batch(2));
-  j.close();
-  appendFileSync(path, second.subarray(0, second.length - 5));
-  assert.deepEqual(new Journal(path).recover().map((r) => r.no), [1, 2]);
-  // A flipped byte inside a record fails its CRC.
-  const path2 = join(dir, 'c');
-  const k = new Journal(path2);
-  k.append(1, batch(1));
-  k.close();
-  const bad = Buffer.from(second);
+test('a record cut short or damaged, or numbered no higher than the one before, ends the replay; the records before it are kept', () => {
+  const scratch = new Journal(join(dir, 'b'));
+  const recs = [1, 2, 3].map((no) => scratch.append(no, batch(no)));
+  scratch.close();
+  let files = 0;
+  const replay = (bytes: Buffer): number[] => {
+    const path = join(dir, `b-${++files}`);
+    writeFileSync(path, bytes);
+    return new Journal(path).recover().map((r) => r.no);
+  };
+  // As an earlier version left them: records one after the other, no end mark.
+  assert.deepEqual(replay(Buffer.concat(recs)), [1, 2, 3]);
+  // Cut short (a write that failed part-way, or a machine that stopped).
+  assert.deepEqual(replay(Buffer.concat([recs[0]!, recs[1]!, recs[2]!.subarray(0, -5)])), [1, 2]);
+  // A flipped byte fails the CRC; nothing after it is read.
+  const bad = Buffer.from(recs[1]!);
   bad[bad.length - 1]! ^= 0xff;
-  appendFileSync(path2, bad);
-  assert.deepEqual(new Journal(path2).recover().map((r) => r.no), [1]);
+  assert.deepEqual(replay(Buffer.concat([recs[0]!, bad, recs[2]!])), [1]);
+  // A lower number: what is left of a round before, were its end mark lost.
+  assert.deepEqual(replay(Buffer.concat([recs[1]!, recs[0]!, recs[2]!])), [2]);
+});
+
+test('the end mark after each record: what looks like a record in the round before, right after the new one, is not replayed', () => {
+  const path = join(dir, 'mark');
+  const rec = (no: number): OpsBatch => batch(10 + no);
+  const j = new Journal(path, { roundBytes: 1 });
+  const first = j.append(1, rec(1));
+  j.append(2, rec(2)); // the first file's round is full: the second file
+  // Bytes of the round before that read as a record, numbered higher, where the next record in the first file ends
+  // (an event's rows could hold such bytes).
+  const planted = new Journal(join(dir, 'planted'));
+  const fake = planted.append(99, rec(99));
+  planted.close();
+  const fd = openSync(path, 'r+');
+  writeSync(fd, fake, 0, fake.length, first.length);
+  closeSync(fd);
+  j.moved(2);
+  assert.equal(j.append(3, rec(3)).length, first.length); // a new round of the first file, over record 1
+  assert.deepEqual(new Journal(path).recover().map((r) => r.no), [2, 3]);
+  j.close();
 });
 
 test('truncate empties both files; remove deletes them', () => {
@@ -118,23 +141,25 @@ test('rounds: a full file is written over only once its records are moved; a rep
   // Records of one size (bodies `SELECT 1n`): where a new round ends, an intact record of the round before follows.
   const rec = (no: number): OpsBatch => batch(10 + no);
   const size = statSize(path, rec);
+  /** The size of a file holding n records: each is followed by the end mark, which the next writes over. */
+  const holding = (n: number): number => n * size + 8;
   const j = new Journal(path, { roundBytes: 3 * size });
   for (let no = 1; no <= 3; no++) j.append(no, rec(no));
   assert.equal(existsSync(`${path}.1`), false);
   // The first file's round is full: appends go on in the second file (nothing to wait for there).
   for (let no = 4; no <= 7; no++) j.append(no, rec(no));
-  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 4 * size]);
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [holding(3), holding(4)]);
   // The second file's round is full, but the first still holds records not moved into the tables: they are kept,
   // and the second file grows.
   j.moved(2);
   j.append(8, rec(8));
-  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 5 * size]);
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [holding(3), holding(5)]);
   // Once they are moved, the first file starts a new round from its start, over them; it does not grow.
   j.moved(7);
   j.append(9, rec(9));
-  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [3 * size, 5 * size]);
-  // A crash now: the next to open the journal reads the second file's round, then the first's. Records 2 and 3, left
-  // of the first file's round before, are intact but numbered lower: not replayed.
+  assert.deepEqual([statSync(path).size, statSync(`${path}.1`).size], [holding(3), holding(5)]);
+  // A crash now: the next to open the journal reads the second file's round, then the first's, not records 2 and 3
+  // left of the first file's round before.
   const after = new Journal(path, { roundBytes: 3 * size });
   assert.deepEqual(after.recover().map((r) => r.no), [4, 5, 6, 7, 8, 9]);
   // Appends after a replay go after the intact records (over records 2 and 3), and the next replay reads them.

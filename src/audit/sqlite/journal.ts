@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readStat } from '../../procfs.ts';
@@ -32,9 +32,10 @@ import type { ChainSigner, JournaledPlan, OpsBatch, WireSession } from './wire.t
  * back.
  *
  * The journal is two files written in rounds (see ROUND_BYTES): `<path>` and, once the first round is full,
- * `<path>.1`. A round starts at the beginning of its file, over records moved into the tables already; the first
- * record left of the round before (damaged where the new records end mid-record, or numbered lower) ends that file's
- * replay. Earlier versions appended to `<path>` alone; such a journal is one round.
+ * `<path>.1`. A round starts at the beginning of its file, over records moved into the tables already. Each record is
+ * followed by an end mark (END_MARK), which the next one writes over: a replay of the file ends there, before what is
+ * left of the round before; as a second guard it also ends at a record numbered no higher than the one before it.
+ * Earlier versions appended to `<path>` alone, without end marks; such a journal is one round.
  */
 export interface JournalRecord {
   no: number;
@@ -80,10 +81,15 @@ export class Journal {
         seg = next;
       }
     }
-    // A write that fails part-way (a full disk) leaves part of the record at `end`: it fails its length or CRC check,
-    // so a replay stops there, and the next append writes over it.
-    let off = 0;
-    while (off < out.length) off += writeSync(seg.fd, out, off, out.length - off, seg.end + off);
+    // The record and, after it, the end mark, in one write: a replay never reads on into the round before. A write
+    // that fails part-way (a full disk) leaves part of the record at `end`, which fails its length or CRC check; the
+    // next append writes over it.
+    const total = out.length + END_MARK.length;
+    let done = writevSync(seg.fd, [out, END_MARK], seg.end);
+    while (done < total) {
+      const rest = done < out.length ? [out.subarray(done), END_MARK] : [END_MARK.subarray(done - out.length)];
+      done += writevSync(seg.fd, rest, seg.end + done);
+    }
     if (this.fsync) fdatasyncSync(seg.fd);
     seg.end += out.length;
     seg.last = no;
@@ -97,8 +103,8 @@ export class Journal {
 
   /**
    * Every intact record of the current rounds of both segments, in order; later appends go after the last of them.
-   * A segment's scan ends at a record cut short or damaged, or at one whose number is not above the one before it:
-   * what is left of the segment's round before.
+   * A segment's scan ends at the end mark, at a record cut short or damaged, or at one whose number is not above the
+   * one before it.
    */
   recover(): JournalRecord[] {
     const [a, b] = this.segments.map((seg) => seg?.recover() ?? []) as [JournalRecord[], JournalRecord[]];
@@ -138,6 +144,12 @@ export class Journal {
  * it records moved into the tables already, apart from the latest.
  */
 const ROUND_BYTES = 1024 * 1024;
+
+/**
+ * Written after every record, and written over by the next: a length no record has, so a replay ends there and never
+ * reads the bytes of the round before as records (a value stored in an event's rows could hold what looks like one).
+ */
+const END_MARK = Buffer.alloc(8, 0xff);
 
 /** One file of a journal, written in rounds: each starts at the beginning of the file, over the round before. */
 class Segment {
