@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { decodeJournalRecords, Journal, journalRecords, PendingRecords, type JournalRecord } from './journal.ts';
+import { decodeJournalRecords, encodeJournalRecord, Journal, journalRecords, PendingRecords, type JournalRecord } from './journal.ts';
 import type { Op } from '../chain-writer.ts';
 import { encodeEvent, type EncodedEvent } from '../record.ts';
 import { selectEvent, sessionStart } from '../../../test/helpers/audit.ts';
@@ -80,9 +80,7 @@ test('every kind of operation reads back as admitted: sessions opened and closed
 });
 
 test('a record cut short or damaged, or numbered no higher than the one before, ends the replay; the records before it are kept', () => {
-  const scratch = new Journal(join(dir, 'b'));
-  const recs = [1, 2, 3].map((no) => scratch.append(no, batch(no)));
-  scratch.close();
+  const recs = [1, 2, 3].map((no) => encodeJournalRecord(no, batch(no)));
   let files = 0;
   const replay = (bytes: Buffer): number[] => {
     const path = join(dir, `b-${++files}`);
@@ -109,9 +107,7 @@ test('the end mark after each record: what looks like a record in the round befo
   j.append(2, rec(2)); // the first file's round is full: the second file
   // Bytes of the round before that read as a record, numbered higher, where the next record in the first file ends
   // (an event's rows could hold such bytes).
-  const planted = new Journal(join(dir, 'planted'));
-  const fake = planted.append(99, rec(99));
-  planted.close();
+  const fake = encodeJournalRecord(99, rec(99));
   const fd = openSync(path, 'r+');
   writeSync(fd, fake, 0, fake.length, first.length);
   closeSync(fd);
@@ -140,7 +136,7 @@ test('rounds: a full file is written over only once its records are moved; a rep
   const path = join(dir, 'rounds');
   // Records of one size (bodies `SELECT 1n`): where a new round ends, an intact record of the round before follows.
   const rec = (no: number): OpsBatch => batch(10 + no);
-  const size = statSize(path, rec);
+  const size = encodeJournalRecord(1, rec(1)).length;
   /** The size of a file holding n records: each is followed by the end mark, which the next writes over. */
   const holding = (n: number): number => n * size + 8;
   const j = new Journal(path, { roundBytes: 3 * size });
@@ -175,15 +171,6 @@ test('rounds: a full file is written over only once its records are moved; a rep
   after.close();
   j.close();
 });
-
-/** The size of `rec(1)` as journaled (written to a scratch file next to `path`). */
-function statSize(path: string, rec: (no: number) => OpsBatch): number {
-  const j = new Journal(`${path}-size`);
-  const n = j.append(1, rec(1)).length;
-  j.close();
-  Journal.remove(`${path}-size`);
-  return n;
-}
 
 /** A record as journal.ts frames it (length, CRC-32) around `payload`. */
 function framed(payload: Buffer): Buffer {

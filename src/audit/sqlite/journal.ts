@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readStat } from '../../procfs.ts';
@@ -45,7 +45,6 @@ export interface JournalRecord {
 
 export class Journal {
   readonly path: string;
-  private readonly fsync: boolean;
   private readonly roundBytes: number;
   /** The journal's two files: `path`, and `path.1` once the first round of `path` is full. */
   private readonly segments: [Segment, Segment | null];
@@ -55,16 +54,15 @@ export class Journal {
   private movedNo = 0;
 
   /** `roundBytes`: how much a segment takes before appends go to the other one, as soon as that one is all moved. */
-  constructor(path: string, o: { fsync?: boolean; roundBytes?: number } = {}) {
+  constructor(path: string, o: { roundBytes?: number } = {}) {
     this.path = path;
-    this.fsync = o.fsync ?? false;
     this.roundBytes = o.roundBytes ?? ROUND_BYTES;
     const second = `${path}.1`;
     this.segments = [new Segment(path), existsSync(second) ? new Segment(second) : null];
   }
 
   /**
-   * Appends batch number `no`; returns once write() returned (and, with fsync, the data reached the disk). Returns
+   * Appends batch number `no`; returns once write() returned. Returns
    * the record as written (`journalRecords` reads it back: the writer thread gets these bytes, not the batch).
    * Numbers must increase from one record to the next.
    */
@@ -75,8 +73,7 @@ export class Journal {
       const other = (1 - this.active) as 0 | 1;
       const next = (this.segments[other] ??= new Segment(`${this.path}.1`));
       if (next.last <= this.movedNo) {
-        next.end = 0;
-        next.last = 0;
+        next.startRound();
         this.active = other;
         seg = next;
       }
@@ -90,7 +87,6 @@ export class Journal {
       const rest = done < out.length ? [out.subarray(done), END_MARK] : [END_MARK.subarray(done - out.length)];
       done += writevSync(seg.fd, rest, seg.end + done);
     }
-    if (this.fsync) fdatasyncSync(seg.fd);
     seg.end += out.length;
     seg.last = no;
     return out;
@@ -107,14 +103,10 @@ export class Journal {
    * one before it.
    */
   recover(): JournalRecord[] {
-    const [a, b] = this.segments.map((seg) => seg?.recover() ?? []) as [JournalRecord[], JournalRecord[]];
-    const last = (rs: JournalRecord[]): number => rs.at(-1)?.no ?? 0;
-    this.active = last(b) > last(a) ? 1 : 0;
-    const out: JournalRecord[] = [];
-    let i = 0;
-    let k = 0;
-    while (i < a.length || k < b.length) out.push(k >= b.length || (i < a.length && a[i]!.no < b[k]!.no) ? a[i++]! : b[k++]!);
-    return out;
+    const [first, second] = this.segments;
+    const records = [...first.recover(), ...(second?.recover() ?? [])].sort((x, y) => x.no - y.no);
+    this.active = second && second.last > first.last ? 1 : 0;
+    return records;
   }
 
   /** Empties the journal: everything in it has been moved into the tables. */
@@ -153,7 +145,6 @@ const END_MARK = Buffer.alloc(8, 0xff);
 
 /** One file of a journal, written in rounds: each starts at the beginning of the file, over the round before. */
 class Segment {
-  readonly path: string;
   fd: number;
   /** Where the next record goes: the end of this round's records. */
   end: number;
@@ -161,7 +152,6 @@ class Segment {
   last = 0;
 
   constructor(path: string) {
-    this.path = path;
     // Not O_APPEND: a new round writes from the start of the file.
     this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     this.end = fstatSync(this.fd).size;
@@ -191,10 +181,15 @@ class Segment {
     return out;
   }
 
-  truncate(): void {
-    ftruncateSync(this.fd, 0);
+  /** The next record goes to the start of the file. */
+  startRound(): void {
     this.end = 0;
     this.last = 0;
+  }
+
+  truncate(): void {
+    ftruncateSync(this.fd, 0);
+    this.startRound();
   }
 
   close(): void {
